@@ -1,1 +1,0 @@
-// Placeholder: the runtime lands with issue 2.

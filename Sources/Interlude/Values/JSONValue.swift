@@ -1,0 +1,173 @@
+import Foundation
+
+/// A JSON value: the type-erased form of interrupt payloads, resume values and metadata.
+///
+/// Interrupt questions and human answers cross process boundaries (PostgreSQL, Kafka, review
+/// apps in any language), so the runtime keeps them as JSON and converts to and from typed
+/// Swift values at the edges with ``JSONValue/init(encoding:)`` and ``JSONValue/decode(_:)``.
+public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// JSON `null`.
+    case null
+    /// `true` or `false`.
+    case bool(Bool)
+    /// A number. Integers up to 2^53 round-trip exactly.
+    case number(Double)
+    /// A string.
+    case string(String)
+    /// An ordered list.
+    case array([JSONValue])
+    /// An object; keys are unordered.
+    case object([String: JSONValue])
+
+    /// Encodes any `Encodable` value into a JSON value.
+    /// - Throws: `GraphError` with code `.encodingFailed` when the value cannot be encoded.
+    public init(encoding value: some Encodable) throws {
+        if let already = value as? JSONValue {
+            self = already
+            return
+        }
+        do {
+            let data = try JSONCoding.encoder.encode(value)
+            self = try JSONCoding.decoder.decode(JSONValue.self, from: data)
+        } catch {
+            throw GraphError(.encodingFailed, "could not encode a \(type(of: value)) as JSON: \(error)")
+        }
+    }
+
+    /// Decodes this JSON value into a typed Swift value.
+    /// - Throws: `GraphError` with code `.invalidResumeValue` naming the expected type when the
+    ///   JSON does not have the expected shape.
+    public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        if let same = self as? T { return same }
+        do {
+            let data = try JSONCoding.encoder.encode(self)
+            return try JSONCoding.decoder.decode(T.self, from: data)
+        } catch {
+            throw GraphError(
+                .invalidResumeValue,
+                "expected a value of type \(T.self) but got \(self.shortDescription): \(error)"
+            )
+        }
+    }
+
+    /// Parses JSON text.
+    public init(json data: Data) throws {
+        do {
+            self = try JSONCoding.decoder.decode(JSONValue.self, from: data)
+        } catch {
+            throw GraphError(.decodingFailed, "not valid JSON: \(error)")
+        }
+    }
+
+    /// The compact JSON text of this value, with sorted keys.
+    public var jsonData: Data {
+        // Encoding a JSONValue cannot fail: every case maps to JSON.
+        (try? JSONCoding.encoder.encode(self)) ?? Data("null".utf8)
+    }
+
+    /// Compact JSON text.
+    public var description: String { String(decoding: jsonData, as: UTF8.self) }
+
+    /// A description cut to 80 characters, for error messages.
+    var shortDescription: String {
+        let text = description
+        return text.count > 80 ? String(text.prefix(77)) + "..." : text
+    }
+
+    /// The string payload, if this is a string.
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    /// The boolean payload, if this is a boolean.
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    /// The numeric payload, if this is a number.
+    public var numberValue: Double? { if case .number(let n) = self { n } else { nil } }
+    /// The members, if this is an object.
+    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    /// `true` for `.null`.
+    public var isNull: Bool { if case .null = self { true } else { false } }
+
+    /// The member named `key`, if this is an object that has it.
+    public subscript(key: String) -> JSONValue? { objectValue?[key] }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let b = try? container.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? container.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? container.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? container.decode([JSONValue].self) {
+            self = .array(a)
+        } else if let o = try? container.decode([String: JSONValue].self) {
+            self = .object(o)
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let b): try container.encode(b)
+        case .number(let n):
+            if n.rounded() == n, abs(n) < 9_007_199_254_740_992 {
+                try container.encode(Int64(n))
+            } else {
+                try container.encode(n)
+            }
+        case .string(let s): try container.encode(s)
+        case .array(let a): try container.encode(a)
+        case .object(let o): try container.encode(o)
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+/// The one JSON encoder/decoder configuration the runtime uses, so that stored bytes are stable.
+enum JSONCoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    static func encode(_ value: some Encodable) throws -> Data {
+        do {
+            return try encoder.encode(value)
+        } catch {
+            throw GraphError(.encodingFailed, "could not encode a \(type(of: value)) as JSON: \(error)")
+        }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, what: @autoclosure () -> String) throws -> T {
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch {
+            throw GraphError(.decodingFailed, "could not decode \(what()) as \(T.self): \(error)")
+        }
+    }
+}
