@@ -1,0 +1,123 @@
+import Foundation
+import Synchronization
+
+/// A question a node asked a human: what the run reports when it pauses.
+public struct Interrupt: Sendable, Equatable, Codable {
+    /// Stable id: the same task asking its n-th question always gets the same id.
+    public var id: String
+    /// The question, as JSON.
+    public var value: JSONValue
+    /// The node that asked.
+    public var node: String
+    /// The task that asked.
+    public var taskID: String
+    /// When the wait expires, if it has a deadline.
+    public var deadline: Date?
+    /// What expiry does, if it has a deadline.
+    public var onTimeout: TimeoutAction?
+
+    /// Creates an interrupt.
+    public init(id: String, value: JSONValue, node: String, taskID: String, deadline: Date? = nil, onTimeout: TimeoutAction? = nil) {
+        self.id = id
+        self.value = value
+        self.node = node
+        self.taskID = taskID
+        self.deadline = deadline
+        self.onTimeout = onTimeout
+    }
+
+    /// The question decoded as a typed value.
+    public func value<T: Decodable>(as type: T.Type) throws -> T { try value.decode(T.self) }
+}
+
+/// The signal `interrupt` throws to pause a node. It is control flow, not a failure: the
+/// runtime catches it. Code that catches errors inside a node should rethrow it; a node that
+/// swallows it is still treated as interrupted.
+public struct GraphInterrupt: Error, Sendable {
+    /// The interrupt raised.
+    public let interrupt: Interrupt
+}
+
+/// What a running node knows about itself: its name, task, thread and step, and the answers
+/// it has been given so far. Passed to nodes that take a context, and available to any code
+/// the node calls (child tasks included) through ``NodeContext/current``.
+public final class NodeContext: Sendable {
+    /// The node's name.
+    public let node: String
+    /// The task id (deterministic for a checkpoint and step).
+    public let taskID: String
+    /// The thread, when the run has one.
+    public let threadID: String?
+    /// The superstep the task runs in.
+    public let step: Int
+    let resumeValues: [JSONValue]
+    let clock: any GraphClock
+    private let state = Mutex<(next: Int, raised: [Interrupt])>((0, []))
+
+    /// The context of the node running on this task, or `nil` outside a node.
+    @TaskLocal public static var current: NodeContext?
+
+    init(node: String, taskID: String, threadID: String?, step: Int, resumeValues: [JSONValue], clock: any GraphClock) {
+        self.node = node
+        self.taskID = taskID
+        self.threadID = threadID
+        self.step = step
+        self.resumeValues = resumeValues
+        self.clock = clock
+    }
+
+    /// The interrupts this task raised (at most one, unless user code swallowed a signal).
+    var raised: [Interrupt] { state.withLock { $0.raised } }
+
+    /// Pauses the run with `question`, or returns the answer when the run was resumed.
+    ///
+    /// The node re-runs from its start on resume, and its n-th `interrupt` call returns the
+    /// n-th answer; code before `interrupt` therefore runs again and must be idempotent.
+    /// - Parameters:
+    ///   - question: Any encodable value; review apps receive it as JSON.
+    ///   - timeout: How long the human has. Default: no deadline.
+    ///   - onTimeout: What expiry does: `.answer(x)` continues with `x`, `.fail` ends the run.
+    /// - Throws: ``GraphInterrupt`` to pause (let it propagate); `GraphError` `.invalidResumeValue`
+    ///   when the answer does not decode as `Answer`.
+    public func interrupt<Answer: Decodable>(
+        _ question: some Encodable, as answerType: Answer.Type = Answer.self,
+        timeout: Duration? = nil, onTimeout: TimeoutAction? = nil
+    ) throws -> Answer {
+        let index = state.withLock { s -> Int in
+            defer { s.next += 1 }
+            return s.next
+        }
+        if index < resumeValues.count {
+            return try resumeValues[index].decode(Answer.self)
+        }
+        let deadline = timeout.map { clock.now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        let raised = Interrupt(
+            id: StableHash.id(taskID, "interrupt", String(index)), value: try JSONValue(encoding: question),
+            node: node, taskID: taskID, deadline: deadline, onTimeout: timeout == nil ? nil : (onTimeout ?? .fail))
+        state.withLock { $0.raised.append(raised) }
+        throw GraphInterrupt(interrupt: raised)
+    }
+}
+
+/// Pauses the running node with `question`, or returns the human's answer on resume.
+///
+/// Works anywhere inside a node, including child tasks the node starts. The node re-runs from
+/// its first line on resume, so side effects before this call must be idempotent. Several
+/// calls in one node are answered in order.
+/// - Parameters:
+///   - question: Any encodable value; review apps receive it as JSON.
+///   - timeout: How long the human has. Default: no deadline.
+///   - onTimeout: What expiry does. Default with a timeout: `.fail`.
+/// - Throws: ``GraphInterrupt`` to pause (let it propagate); `GraphError` `.interruptOutsideNode`
+///   outside a node; `.invalidResumeValue` when the answer does not decode as `Answer`.
+public func interrupt<Answer: Decodable>(
+    _ question: some Encodable, as answerType: Answer.Type = Answer.self,
+    timeout: Duration? = nil, onTimeout: TimeoutAction? = nil
+) async throws -> Answer {
+    guard let context = NodeContext.current else {
+        throw GraphError(
+            .interruptOutsideNode,
+            "interrupt(_:) was called outside a running node; call it from a node's body (or a task it starts)")
+    }
+    return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout)
+}

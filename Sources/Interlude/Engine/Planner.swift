@@ -1,0 +1,221 @@
+import Foundation
+
+/// Internal channel names.
+enum Reserved {
+    static let start = "__start__"
+    static let sends = "__sends__"
+    static let interrupt = "__interrupt__"
+    static let resume = "__resume__"
+    static let error = "__error__"
+    static let done = "__done__"
+    static let input = "__input__"
+    static let nullTask = "00000000-0000-0000-0000-000000000000"
+    static let branchPrefix = "branch:to:"
+    static func trigger(_ node: String) -> String { node == START ? start : branchPrefix + node }
+
+    /// Indexes of special writes (regular writes count up from 0).
+    static let errorIndex = -1
+    static let interruptIndex = -3
+    static let resumeIndex = -4
+    static let doneIndex = -5
+}
+
+/// A `Send` as stored in the `__sends__` channel.
+struct SendPacket: Codable, Sendable, Equatable {
+    var node: String
+    var arg: JSONValue
+}
+
+/// A state write as stored in `__start__` and in null-task writes.
+struct EncodedWrite: Codable, Sendable {
+    var channel: String
+    var value: JSONValue
+}
+
+/// A task planned for a superstep.
+struct PlannedTask<State: GraphState>: Sendable {
+    let id: String
+    let node: String
+    /// The trigger channel of a pull task; `nil` for a push (`Send`) task.
+    let trigger: String?
+    let pushIndex: Int?
+    let arg: State?
+}
+
+/// What a finished task wrote.
+struct TaskOutput: Sendable {
+    var stateWrites: [(channel: Int, value: any Sendable)] = []
+    var targets: [String] = []
+    var sends: [SendPacket] = []
+}
+
+/// A checkpoint's channel values rebuilt from its blobs.
+struct Materialized<State: GraphState>: Sendable {
+    var values: State
+    var sends: [SendPacket]
+    var startWrites: [EncodedWrite]
+    /// For append channels: element count and delta depth at the current version.
+    var appendInfo: [String: (count: Int, depth: Int)]
+}
+
+/// The pure half of the runtime: checkpoint + writes -> tasks / new values. No I/O.
+extension CompiledGraph {
+    func materialize(_ tuple: CheckpointTuple) throws -> Materialized<State> {
+        var byKey: [BlobKey: ChannelBlob] = [:]
+        for blob in tuple.blobs { byKey[BlobKey(channel: blob.channel, version: blob.version)] = blob }
+        var result = Materialized(values: State(), sends: [], startWrites: [], appendInfo: [:])
+        for (name, version) in tuple.checkpoint.channelVersions {
+            if let index = table.byName[name] {
+                let channel = table.channels[index]
+                var chain: [ChannelBlob] = []
+                var key = BlobKey(channel: name, version: version)
+                while true {
+                    guard let blob = byKey[key] else {
+                        throw GraphError(.decodingFailed, "checkpoint \(tuple.checkpoint.id) lacks the stored value of '\(name)' at version \(key.version); the store is incomplete")
+                    }
+                    chain.append(blob)
+                    guard case .appendDelta(let base) = blob.encoding else { break }
+                    guard let base else { break }
+                    key = BlobKey(channel: name, version: base)
+                }
+                var count = 0
+                for blob in chain.reversed() {
+                    switch blob.encoding {
+                    case .full: try channel.decodeValue(&result.values, blob.data)
+                    case .appendDelta:
+                        guard let append = channel.appendEncoded else {
+                            throw GraphError(.decodingFailed, "channel '\(name)' is stored as a delta but is not an append channel; the state type changed incompatibly: bump the graph version")
+                        }
+                        try append(&result.values, blob.data)
+                    }
+                }
+                if let counter = channel.elementCount { count = counter(result.values) }
+                if channel.kind == .append { result.appendInfo[name] = (count, chain.first?.depth ?? 0) }
+            } else if name == Reserved.sends, let blob = byKey[BlobKey(channel: name, version: version)] {
+                result.sends = try JSONCoding.decode([SendPacket].self, from: blob.data, what: "pending sends")
+            } else if name == Reserved.start, let blob = byKey[BlobKey(channel: name, version: version)] {
+                result.startWrites = try JSONCoding.decode([EncodedWrite].self, from: blob.data, what: "run input")
+            }
+        }
+        return result
+    }
+
+    /// The tasks of the superstep after `checkpoint`: nodes whose trigger channel is newer
+    /// than what they last saw (by node name), then sends (by index).
+    func plan(_ checkpoint: Checkpoint, sends: [SendPacket]) throws -> [PlannedTask<State>] {
+        var tasks: [PlannedTask<State>] = []
+        let step = String(checkpoint.step + 1)
+        let id = checkpoint.id.description
+        for node in [START] + nodeNames {
+            let trigger = Reserved.trigger(node)
+            guard let version = checkpoint.channelVersions[trigger] else { continue }
+            if let seen = checkpoint.versionsSeen[node]?[trigger], seen >= version { continue }
+            tasks.append(PlannedTask(id: StableHash.id(id, step, node, trigger), node: node, trigger: trigger, pushIndex: nil, arg: nil))
+        }
+        for (i, packet) in sends.enumerated() {
+            let arg = try packet.arg.decode(State.self)
+            tasks.append(PlannedTask(id: StableHash.id(id, step, "__push__", String(i), packet.node), node: packet.node, trigger: nil, pushIndex: i, arg: arg))
+        }
+        return tasks
+    }
+
+    /// `true` when some channel changed since the last breakpoint, so a breakpoint may fire.
+    func updatedSinceLastInterrupt(_ checkpoint: Checkpoint) -> Bool {
+        let seen = checkpoint.versionsSeen[Reserved.interrupt] ?? [:]
+        return checkpoint.channelVersions.contains { name, version in
+            guard let last = seen[name] else { return true }
+            return version > last
+        }
+    }
+
+    func breakpointMatches(_ names: Set<String>, _ node: String) -> Bool {
+        node != START && (names.contains("*") || names.contains(node))
+    }
+
+    // MARK: Writes <-> pending writes
+
+    func encode(_ output: TaskOutput, task: PlannedTask<State>) throws -> [PendingWrite] {
+        var writes: [PendingWrite] = []
+        var index = 0
+        func add(_ channel: String, _ data: Data) {
+            writes.append(PendingWrite(taskID: task.id, node: task.node, index: index, channel: channel, value: data))
+            index += 1
+        }
+        for write in output.stateWrites {
+            let channel = table.channels[write.channel]
+            add(channel.name, try channel.encodeWrite(write.value))
+        }
+        for target in output.targets { add(Reserved.trigger(target), Data("null".utf8)) }
+        for send in output.sends { add(Reserved.sends, try JSONCoding.encode(send)) }
+        writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.doneIndex, channel: Reserved.done, value: Data("null".utf8)))
+        return writes
+    }
+
+    func decodeOutput(_ writes: [PendingWrite]) throws -> TaskOutput {
+        var output = TaskOutput()
+        for write in writes.filter({ $0.index >= 0 }).sorted(by: { $0.index < $1.index }) {
+            if write.channel == Reserved.sends {
+                output.sends.append(try JSONCoding.decode(SendPacket.self, from: write.value, what: "a saved send"))
+            } else if write.channel.hasPrefix(Reserved.branchPrefix) {
+                output.targets.append(String(write.channel.dropFirst(Reserved.branchPrefix.count)))
+            } else {
+                let index = try table.index(named: write.channel)
+                output.stateWrites.append((index, try table.channels[index].decodeWrite(write.value)))
+            }
+        }
+        return output
+    }
+
+    func decodeStateWrites(_ writes: [EncodedWrite]) throws -> [(channel: Int, value: any Sendable)] {
+        try writes.map { write in
+            let index = try table.index(named: write.channel)
+            return (index, try table.channels[index].decodeWrite(write.value.jsonData))
+        }
+    }
+
+    func encodeStateWrites(_ update: Update<State>) throws -> [EncodedWrite] {
+        try update.writes.map { write in
+            let index = try table.index(of: write.keyPath)
+            let channel = table.channels[index]
+            return EncodedWrite(channel: channel.name, value: try JSONValue(json: try channel.encodeWrite(write.value)))
+        }
+    }
+
+    /// Applies writes through the reducers, grouped by channel in the given order.
+    func apply(_ writes: [(channel: Int, value: any Sendable)], to values: inout State, writer: String) throws -> Set<Int> {
+        var grouped: [Int: [any Sendable]] = [:]
+        for write in writes { grouped[write.channel, default: []].append(write.value) }
+        for index in grouped.keys.sorted() {
+            try table.channels[index].reduce(&values, grouped[index]!, writer)
+        }
+        return Set(grouped.keys)
+    }
+
+    /// The blobs for channels changed at `version`: append channels as deltas while the
+    /// chain is short and the list only grew, everything else in full.
+    func blobs(
+        for changed: Set<Int>, values: State, version: ChannelVersion, previous: Checkpoint?,
+        appendInfo: inout [String: (count: Int, depth: Int)]
+    ) throws -> [ChannelBlob] {
+        var blobs: [ChannelBlob] = []
+        for index in changed.sorted() {
+            let channel = table.channels[index]
+            if channel.kind == .append, let counter = channel.elementCount, let suffix = channel.encodeSuffix {
+                let count = counter(values)
+                let base = previous?.channelVersions[channel.name]
+                if let info = appendInfo[channel.name], let base, info.count <= count, info.depth < Self.maxDeltaDepth {
+                    blobs.append(ChannelBlob(channel: channel.name, version: version, encoding: .appendDelta(base: base), depth: info.depth + 1, data: try suffix(values, info.count)))
+                    appendInfo[channel.name] = (count, info.depth + 1)
+                    continue
+                }
+                appendInfo[channel.name] = (count, 0)
+            }
+            blobs.append(ChannelBlob(channel: channel.name, version: version, encoding: .full, depth: 0, data: try channel.encodeValue(values)))
+        }
+        return blobs
+    }
+
+    /// Deltas in a chain before a full value is stored again: bounds read cost, keeps
+    /// storage linear in practice.
+    static var maxDeltaDepth: Int { 32 }
+}

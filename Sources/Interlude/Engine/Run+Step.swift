@@ -1,0 +1,369 @@
+import Foundation
+
+/// How one task of a superstep ended.
+enum TaskResult: Sendable {
+    case done(TaskOutput, reused: Bool)
+    case interrupted([Interrupt])
+    case failed(any Error)
+
+    var output: TaskOutput? { if case .done(let output, _) = self { output } else { nil } }
+}
+
+extension Run {
+    /// One superstep: plan, check breakpoints and the limit, run the tasks concurrently, then
+    /// apply every write in a fixed order and save a checkpoint, or save what finished and
+    /// report the pause or failure.
+    func step() async throws -> [GraphEvent<State>] {
+        guard var checkpoint = current else { throw GraphError(.storage, "no checkpoint to run from") }
+        let nextID = CheckpointID.next(after: [checkpoint.id, latestID].compactMap { $0 }.max(), now: now)
+        var working = values
+        var changed = Set<Int>()
+
+        // A Command's update and goto apply before the tasks run, so the tasks see them.
+        let nullWrites = headWrites.filter { $0.taskID == Reserved.nullTask }
+        var stepSends = sends
+        if !nullWrites.isEmpty {
+            let output = try graph.decodeOutput(nullWrites)
+            changed.formUnion(try graph.apply(output.stateWrites, to: &working, writer: "Command update"))
+            for target in output.targets { checkpoint.channelVersions[Reserved.trigger(target)] = nextID }
+            stepSends += output.sends
+        }
+
+        let tasks = try graph.plan(checkpoint, sends: stepSends)
+        if tasks.isEmpty {
+            if !changed.isEmpty {
+                try saveCheckpoint(from: checkpoint, id: nextID, values: working, changed: changed, ran: [], targets: [], newSends: stepSends.isEmpty ? nil : [], source: .update)
+            }
+            return try await stop(.completed)
+        }
+
+        let before = config.interruptBefore.map { Set($0) } ?? graph.interruptBefore
+        if !before.isEmpty, tasks.contains(where: { graph.breakpointMatches(before, $0.node) }), graph.updatedSinceLastInterrupt(checkpoint) {
+            return try await stop(.interrupted)
+        }
+
+        if !(tasks.count == 1 && tasks[0].node == START) {
+            steps += 1
+            if steps > config.recursionLimit {
+                try await commitPending(status: .ready, isFinal: true)
+                throw GraphError(
+                    .recursionLimit,
+                    "the run took more than \(config.recursionLimit) supersteps without finishing; every checkpoint reached is saved (head at step \(checkpoint.step)). If the loop is intended, continue with invoke(thread:) and a higher RunConfig.recursionLimit; otherwise check the graph's exit condition")
+            }
+        }
+
+        // Run what has not already finished (writes saved before a pause or failure are reused).
+        var byTask: [String: [PendingWrite]] = [:]
+        for write in headWrites where write.taskID != Reserved.nullTask { byTask[write.taskID, default: []].append(write) }
+        var results = [TaskResult?](repeating: nil, count: tasks.count)
+        var toRun: [Int] = []
+        for (i, task) in tasks.enumerated() {
+            let saved = byTask[task.id] ?? []
+            if saved.contains(where: { $0.channel == Reserved.done }) {
+                results[i] = .done(try graph.decodeOutput(saved), reused: true)
+            } else {
+                toRun.append(i)
+            }
+        }
+        var answers: [String: [JSONValue]] = [:]
+        for (taskID, writes) in byTask {
+            if let saved = writes.first(where: { $0.channel == Reserved.resume }) {
+                answers[taskID] = try JSONCoding.decode([JSONValue].self, from: saved.value, what: "saved answers")
+            }
+        }
+        let step = checkpoint.step + 1
+        let snapshot = working
+        if toRun.count == 1 {
+            let i = toRun[0]
+            results[i] = await runTask(tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], step: step)
+        } else if !toRun.isEmpty {
+            let graph = self.graph
+            let threadID = self.threadID
+            await withTaskGroup(of: (Int, TaskResult).self) { group in
+                for i in toRun {
+                    let task = tasks[i]
+                    let taskAnswers = answers[task.id] ?? []
+                    group.addTask {
+                        (i, await Self.execute(task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, step: step))
+                    }
+                }
+                for await (i, result) in group { results[i] = result }
+            }
+        }
+        let outcomes = results.map { $0! }
+        let checkpointID = checkpoint.id
+        let savedOnHead = headWrites.contains { $0.channel == Reserved.interrupt || $0.channel == Reserved.resume }
+
+        // Failure: keep what finished, report the first error in task order.
+        if let failed = outcomes.firstIndex(where: { if case .failed = $0 { true } else { false } }), case .failed(let error) = outcomes[failed] {
+            if resumedThisRun, let graphError = error as? GraphError, graphError.code == .invalidResumeValue {
+                throw GraphError(.invalidResumeValue, "node '\(tasks[failed].node)' could not use the answer: \(graphError.message); nothing was applied, resume again with a valid value")
+            }
+            var writes: [PendingWrite] = []
+            for (i, task) in tasks.enumerated() {
+                switch outcomes[i] {
+                case .done(let output, let reused): if !reused { writes += try graph.encode(output, task: task) }
+                case .failed(let error):
+                    writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.errorIndex, channel: Reserved.error, value: try JSONCoding.encode(["node": task.node, "message": "\(error)"])))
+                case .interrupted: break
+                }
+            }
+            upsertHeadWrites(writes)
+            try await commitPending(status: .ready, failure: "node '\(tasks[failed].node)' failed", isFinal: true)
+            throw GraphError(.nodeFailed, "node '\(tasks[failed].node)' failed: \(error); writes of nodes that finished are saved, so invoke(thread:) re-runs only the failed ones", underlying: error)
+        }
+
+        // Pause: keep what finished and the questions asked.
+        if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) {
+            let known = try await loadKnownInterrupts()
+            var writes: [PendingWrite] = []
+            var raised: [Interrupt] = []
+            var events: [GraphEvent<State>] = []
+            for (i, task) in tasks.enumerated() {
+                switch outcomes[i] {
+                case .done(let output, let reused):
+                    if !reused { writes += try graph.encode(output, task: task) }
+                    if mode.contains(.updates) { events.append(.updates(node: task.node, writes: try json(output))) }
+                case .interrupted(let list):
+                    let kept = list.map { interrupt -> Interrupt in
+                        var interrupt = interrupt
+                        if let old = known.first(where: { $0.id == interrupt.id }) {
+                            interrupt.deadline = old.deadline
+                            interrupt.onTimeout = old.onTimeout
+                        }
+                        return interrupt
+                    }
+                    raised += kept
+                    writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: try JSONCoding.encode(kept)))
+                    for interrupt in kept where known.first(where: { $0.id == interrupt.id })?.status != .pending {
+                        stage(newRecord(interrupt))
+                    }
+                case .failed: break
+                }
+            }
+            upsertHeadWrites(writes)
+            values = working
+            return events + (try await stop(.interrupted, interrupts: raised))
+        }
+
+        // Everything finished: apply all writes in the fixed order and save the checkpoint.
+        var stateWrites: [(channel: Int, value: any Sendable)] = []
+        var targets: [String] = []
+        var newSends: [SendPacket] = []
+        var events: [GraphEvent<State>] = []
+        for (i, task) in tasks.enumerated() {
+            guard let output = outcomes[i].output else { continue }
+            stateWrites += output.stateWrites
+            targets += output.targets
+            newSends += output.sends
+            if mode.contains(.updates) { events.append(.updates(node: task.node, writes: try json(output))) }
+        }
+        let writers = Array(Set(tasks.map(\.node))).sorted().joined(separator: ", ")
+        do {
+            changed.formUnion(try graph.apply(stateWrites, to: &working, writer: writers))
+        } catch {
+            try await commitPending(status: .ready, isFinal: true)
+            throw error
+        }
+        if savedOnHead {
+            // Keep the answers' effects on the checkpoint that asked, for history.
+            var writes: [PendingWrite] = []
+            for (i, task) in tasks.enumerated() {
+                if case .done(let output, let reused) = outcomes[i], !reused { writes += try graph.encode(output, task: task) }
+            }
+            upsertHeadWrites(writes)
+            for var record in try await loadKnownInterrupts() where record.status == .pending && record.checkpointID == checkpointID {
+                record.status = .cancelled
+                record.resolvedAt = now
+                record.resolvedBy = config.actor ?? "superseded"
+                stage(record)
+            }
+        }
+        try saveCheckpoint(
+            from: checkpoint, id: nextID, values: working, changed: changed, ran: tasks, targets: targets,
+            newSends: (newSends.isEmpty && stepSends.isEmpty) ? nil : newSends, source: .loop)
+        if mode.contains(.values) { events.append(.values(working)) }
+
+        let after = config.interruptAfter.map { Set($0) } ?? graph.interruptAfter
+        if !after.isEmpty, tasks.contains(where: { graph.breakpointMatches(after, $0.node) }), let head = current, graph.updatedSinceLastInterrupt(head) {
+            return events + (try await stop(.interrupted))
+        }
+        if try graph.plan(current!, sends: sends).isEmpty {
+            return events + (try await stop(.completed))
+        }
+        if config.durability == .sync { try await commitPending(status: .ready, isFinal: false) }
+        return events
+    }
+
+    /// Saves the checkpoint that ends a superstep (or an update) as the new working head.
+    func saveCheckpoint(
+        from checkpoint: Checkpoint, id: CheckpointID, values newValues: State, changed: Set<Int>,
+        ran tasks: [PlannedTask<State>], targets: [String], newSends: [SendPacket]?, source: CheckpointSource
+    ) throws {
+        var versions = checkpoint.channelVersions
+        for index in changed { versions[graph.table.channels[index].name] = id }
+        for target in targets { versions[Reserved.trigger(target)] = id }
+        var seen = checkpoint.versionsSeen
+        for task in tasks {
+            if let trigger = task.trigger { seen[task.node, default: [:]][trigger] = checkpoint.channelVersions[trigger] }
+        }
+        var blobs = try graph.blobs(for: changed, values: newValues, version: id, previous: checkpoint, appendInfo: &appendInfo)
+        if let newSends {
+            versions[Reserved.sends] = id
+            blobs.append(ChannelBlob(channel: Reserved.sends, version: id, encoding: .full, depth: 0, data: try JSONCoding.encode(newSends)))
+            sends = newSends
+        }
+        var metadata = config.metadata
+        if !expiring.isEmpty { metadata["timed_out"] = .array(expiring.sorted().map { .string($0) }) }
+        let next = Checkpoint(
+            id: id, parentID: checkpoint.id, step: checkpoint.step + 1, source: source, createdAt: now,
+            graph: graph.identity, channelVersions: versions, versionsSeen: seen, metadata: metadata)
+        pendingCheckpoints.append(NewCheckpoint(checkpoint: next, blobs: blobs))
+        current = next
+        latestID = max(latestID ?? id, id)
+        headWrites = []
+        values = newValues
+    }
+
+    func json(_ output: TaskOutput) throws -> [String: JSONValue] {
+        var result: [String: JSONValue] = [:]
+        for write in output.stateWrites {
+            let channel = graph.table.channels[write.channel]
+            result[channel.name] = try JSONValue(json: try channel.encodeWrite(write.value))
+        }
+        return result
+    }
+
+    /// Ends the invocation: commits and reports.
+    func stop(_ status: ThreadStatus, interrupts: [Interrupt] = []) async throws -> [GraphEvent<State>] {
+        try await commitPending(status: status, isFinal: true)
+        phase = .done
+        let head = current!
+        let done = Set(headWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
+        let next = status == .completed ? [] : try graph.plan(head, sends: sends).filter { !done.contains($0.id) }.map(\.node)
+        let result = RunResult(
+            values: values, interrupts: interrupts, next: next, checkpointID: checkpointer == nil ? nil : head.id,
+            status: status, failureReason: nil)
+        self.result = result
+        var events: [GraphEvent<State>] = []
+        if !interrupts.isEmpty { events.append(.interrupts(interrupts)) }
+        events.append(.finished(result))
+        return events
+    }
+
+    /// Commits everything staged, compare-and-set on the thread version.
+    func commitPending(status: ThreadStatus, failure: String? = nil, isFinal: Bool) async throws {
+        guard let checkpointer, let threadID, let head = current else { return }
+        let interrupts = pendingInterruptOrder.compactMap { pendingInterrupts[$0] }
+        var extras = CommitExtras()
+        if let hook = config.commitHook {
+            let context = CommitContext(
+                threadID: threadID, head: head.id, step: head.step, status: status,
+                newInterrupts: interrupts.filter { $0.status == .pending }, interruptChanges: interrupts,
+                isFinal: isFinal, isFirst: commits == 0,
+                values: isFinal ? try JSONValue(encoding: values) : nil, failure: failure)
+            extras = try hook(context)
+        }
+        let commit = StepCommit(
+            threadID: threadID, expectedVersion: threadVersion, graph: graph.identity, checkpoints: pendingCheckpoints,
+            writes: pendingWriteOrder.map { CheckpointWrites(checkpointID: $0, writes: pendingWrites[$0]!) },
+            head: head.id, status: status, failureReason: status == .failed ? failure : nil,
+            interrupts: interrupts, extras: extras, committedAt: now)
+        threadVersion = try await checkpointer.commit(commit)
+        commits += 1
+        pendingCheckpoints = []
+        pendingWriteOrder = []
+        pendingWrites = [:]
+        pendingInterruptOrder = []
+        pendingInterrupts = [:]
+    }
+
+    func runTask(_ task: PlannedTask<State>, values: State, answers: [JSONValue], step: Int) async -> TaskResult {
+        if task.node == START {
+            do {
+                let writes = try graph.decodeStateWrites(startWrites)
+                return .done(try await Self.route(task, graph: graph, writes: writes, goto: [], input: values), reused: false)
+            } catch {
+                return .failed(error)
+            }
+        }
+        return await Self.execute(task, graph: graph, threadID: threadID, values: values, answers: answers, step: step)
+    }
+
+    /// Runs one node with its retry policy. An interrupt is never retried, and a node that
+    /// swallowed its interrupt signal is still interrupted.
+    static func execute(
+        _ task: PlannedTask<State>, graph: CompiledGraph<State>, threadID: String?, values: State, answers: [JSONValue], step: Int
+    ) async -> TaskResult {
+        guard let node = graph.nodes[task.node] else {
+            return .failed(GraphError(.unknownNode, "a task targets '\(task.node)', which is not a node of graph '\(graph.identity.name)'"))
+        }
+        let input = task.arg ?? values
+        var attempt = 1
+        var delay = node.retry?.initialDelay ?? .zero
+        while true {
+            let context = NodeContext(node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, clock: graph.clock)
+            let command: Command<State>
+            do {
+                command = try await NodeContext.$current.withValue(context) { try await node.action(input, context) }
+            } catch {
+                if !context.raised.isEmpty { return .interrupted(context.raised) }
+                if let graphError = error as? GraphError, graphError.code == .invalidResumeValue { return .failed(error) }
+                if let policy = node.retry, attempt < policy.maxAttempts, policy.retryIf(error) {
+                    attempt += 1
+                    if delay > .zero { try? await Task.sleep(for: delay) }
+                    delay = delay * policy.backoffFactor
+                    continue
+                }
+                return .failed(error)
+            }
+            if !context.raised.isEmpty { return .interrupted(context.raised) }
+            do {
+                let writes = try command.update.writes.map { (try graph.table.index(of: $0.keyPath), $0.value) }
+                return .done(try await route(task, graph: graph, writes: writes, goto: command.goto, input: input), reused: false)
+            } catch {
+                return .failed(error)
+            }
+        }
+    }
+
+    /// Where a finished task sends control: its `goto`, its edges, and its routers evaluated
+    /// on the state as this task left it.
+    static func route(
+        _ task: PlannedTask<State>, graph: CompiledGraph<State>, writes: [(channel: Int, value: any Sendable)],
+        goto: [Goto<State>], input: State
+    ) async throws -> TaskOutput {
+        var output = TaskOutput(stateWrites: writes)
+        var seen = Set<String>()
+        func add(_ target: Goto<State>, from source: String, allowed: [String]?) throws {
+            switch target {
+            case .node(let name):
+                if name == END { return }
+                guard graph.nodes[name] != nil else {
+                    throw GraphError(.unknownNode, "\(source) of node '\(task.node)' goes to '\(name)', which is not a node; nodes: \(graph.nodeNames.joined(separator: ", "))")
+                }
+                if let allowed, !allowed.contains(name) {
+                    throw GraphError(.unknownNode, "\(source) of node '\(task.node)' goes to '\(name)', which is not among its destinations \(allowed)")
+                }
+                if seen.insert(name).inserted { output.targets.append(name) }
+            case .send(let send):
+                guard graph.nodes[send.node] != nil else {
+                    throw GraphError(.unknownNode, "a Send from node '\(task.node)' targets '\(send.node)', which is not a node")
+                }
+                output.sends.append(SendPacket(node: send.node, arg: try JSONValue(encoding: send.arg)))
+            }
+        }
+        for target in goto { try add(target, from: "goto", allowed: nil) }
+        for name in graph.edgesFrom[task.node] ?? [] { try add(.node(name), from: "an edge", allowed: nil) }
+        if let branches = graph.branches[task.node], !branches.isEmpty {
+            var local = input
+            _ = try graph.apply(writes, to: &local, writer: task.node)
+            for branch in branches {
+                for target in try await branch.router(local) {
+                    try add(target, from: "a conditional edge", allowed: branch.destinations.map { $0 + [END] })
+                }
+            }
+        }
+        return output
+    }
+}
