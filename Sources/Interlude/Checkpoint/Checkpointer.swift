@@ -29,6 +29,11 @@ public protocol Checkpointer: Sendable {
     /// across all threads: what the timer sweep fires.
     func dueInterrupts(at date: Date, limit: Int) async throws -> [InterruptRecord]
 
+    /// Commits rows that touch no thread state (a refused command's ledger entry and its
+    /// `rejected` event) atomically.
+    /// - Throws: `GraphError` `.duplicateCommand` when a command id is already in the ledger.
+    func record(_ extras: CommitExtras) async throws
+
     /// The ledger entry for a command id, if that command was already applied or refused.
     func command(_ commandID: String) async throws -> CommandRecord?
 

@@ -120,6 +120,14 @@ public actor InMemoryCheckpointer: Checkpointer {
         return version
     }
 
+    public func record(_ extras: CommitExtras) async throws {
+        for command in extras.commands where ledger[command.commandID] != nil {
+            throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
+        }
+        for command in extras.commands { ledger[command.commandID] = command }
+        outbox.append(contentsOf: extras.outbox)
+    }
+
     public func interrupts(thread threadID: String) async throws -> [InterruptRecord] {
         threads[threadID]?.interrupts ?? []
     }
