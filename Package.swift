@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "InterludePostgres", targets: ["InterludePostgres"]),
         .library(name: "InterludeKafka", targets: ["InterludeKafka"]),
         .library(name: "InterludeExamples", targets: ["InterludeExamples"]),
+        .library(name: "InterludeWorker", targets: ["InterludeWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -40,9 +41,17 @@ let package = Package(
             ]
         ),
         .target(name: "InterludeExamples", dependencies: ["Interlude"]),
+        .target(
+            name: "InterludeWorker",
+            dependencies: [
+                "Interlude", "InterludePostgres", "InterludeKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
         .testTarget(name: "InterludePostgresTests", dependencies: ["InterludePostgres"]),
         .testTarget(name: "InterludeKafkaTests", dependencies: ["InterludeKafka"]),
+        .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludeExamples"]),
         .testTarget(
             name: "ConformanceTests",
             dependencies: ["Interlude", "InterludePostgres", "InterludeExamples"]

@@ -1,0 +1,124 @@
+import Foundation
+import Interlude
+
+/// Why a message went to the dead-letter topic.
+public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
+    /// A stable code (`oversized`, `undecodable`, `invalid_envelope`, `unsupported_schema_version`,
+    /// `unknown_type`, `wrong_topic`, `unknown_graph`).
+    public var code: String
+    /// What was wrong and where, for the operator.
+    public var detail: String
+
+    /// Creates a reason.
+    public init(_ code: String, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { "\(code): \(detail)" }
+}
+
+/// Turns the bytes of a Kafka message into a ``CommandMessage``, or says precisely why not.
+public struct CommandDecoder: Sendable {
+    /// Messages larger than this go to the dead-letter topic. Default: 1 MiB.
+    public var maxBytes: Int
+
+    /// Creates a decoder.
+    public init(maxBytes: Int = 1 << 20) {
+        self.maxBytes = maxBytes
+    }
+
+    /// Decodes a command.
+    public func decode(_ bytes: [UInt8]) -> Result<CommandMessage, DeadLetterReason> {
+        guard bytes.count <= maxBytes else {
+            return .failure(DeadLetterReason("oversized", "message is \(bytes.count) bytes; the limit is \(maxBytes)"))
+        }
+        guard let json = try? JSONValue(json: Data(bytes)), let object = json.objectValue else {
+            return .failure(DeadLetterReason("undecodable", "the message is not a JSON object"))
+        }
+        do {
+            return .success(try decode(object))
+        } catch let reason as DeadLetterReason {
+            return .failure(reason)
+        } catch {
+            return .failure(DeadLetterReason("invalid_envelope", "\(error)"))
+        }
+    }
+
+    private func decode(_ object: [String: JSONValue]) throws -> CommandMessage {
+        func string(_ key: String, required: Bool = true) throws -> String? {
+            guard let value = object[key], !value.isNull else {
+                if required { throw DeadLetterReason("invalid_envelope", "missing field '\(key)'") }
+                return nil
+            }
+            guard let text = value.stringValue, !text.isEmpty else {
+                throw DeadLetterReason("invalid_envelope", "field '\(key)' must be a non-empty string")
+            }
+            return text
+        }
+        let type = try string("type")!
+        guard let version = object["schema_version"]?.numberValue else {
+            throw DeadLetterReason("invalid_envelope", "missing field 'schema_version'")
+        }
+        guard Int(version) == messageSchemaVersion else {
+            throw DeadLetterReason("unsupported_schema_version", "schema_version \(version) is not supported; this worker reads version \(messageSchemaVersion)")
+        }
+        let id = try string("id")!
+        let threadID = try string("thread_id")!
+        let createdText = try string("created_at")!
+        guard let createdAt = Timestamp.parse(createdText) else {
+            throw DeadLetterReason("invalid_envelope", "field 'created_at' is not an RFC 3339 timestamp: \(createdText)")
+        }
+        func checkpoint(_ key: String) throws -> CheckpointID? {
+            guard let text = try string(key, required: false) else { return nil }
+            guard let id = CheckpointID(text) else {
+                throw DeadLetterReason("invalid_envelope", "field '\(key)' is not a checkpoint id (a UUID): \(text)")
+            }
+            return id
+        }
+        func objectField(_ key: String) throws -> [String: JSONValue]? {
+            guard let value = object[key], !value.isNull else { return nil }
+            guard let members = value.objectValue else {
+                throw DeadLetterReason("invalid_envelope", "field '\(key)' must be an object")
+            }
+            return members
+        }
+        let body: CommandMessage.Body
+        switch type {
+        case "run":
+            let graph = try string("graph")!
+            let input = try objectField("input") ?? [:]
+            var config: CommandConfig?
+            if let raw = object["config"], !raw.isNull {
+                do { config = try raw.decode(CommandConfig.self) } catch {
+                    throw DeadLetterReason("invalid_envelope", "field 'config' has the wrong shape: \(error)")
+                }
+            }
+            let ifBusyText = try string("if_busy", required: false) ?? IfBusy.reject.rawValue
+            guard let ifBusy = IfBusy(rawValue: ifBusyText) else {
+                throw DeadLetterReason("invalid_envelope", "field 'if_busy' must be 'reject' or 'restart', not '\(ifBusyText)'")
+            }
+            body = .run(graph: graph, input: input, config: config, ifBusy: ifBusy)
+        case "resume":
+            let values = try objectField("values")
+            let value = object["value"]
+            guard value != nil || values != nil else {
+                throw DeadLetterReason("invalid_envelope", "a resume needs 'value' (one answer) or 'values' (answers by interrupt id)")
+            }
+            guard value == nil || values == nil else {
+                throw DeadLetterReason("invalid_envelope", "a resume has either 'value' or 'values', not both")
+            }
+            body = .resume(value: value, values: values, checkpointID: try checkpoint("checkpoint_id"))
+        case "update_state":
+            let continueRun = object["continue"]?.boolValue ?? false
+            body = .updateState(values: try objectField("values"), asNode: try string("as_node", required: false), checkpointID: try checkpoint("checkpoint_id"), continueRun: continueRun)
+        case "cancel":
+            body = .cancel(reason: try string("reason", required: false))
+        default:
+            throw DeadLetterReason("unknown_type", "type '\(type)' is not one of run, resume, update_state, cancel")
+        }
+        return CommandMessage(id: id, threadID: threadID, createdAt: createdAt, body: body)
+    }
+}
+
+extension DeadLetterReason: Error {}

@@ -1,0 +1,76 @@
+import Foundation
+import Interlude
+
+/// Builds the JSON of the events workers publish (through the outbox) and of dead letters.
+public enum EventMessages {
+    static func envelope(type: String, id: String, threadID: String, at date: Date) -> [String: JSONValue] {
+        [
+            "type": .string(type), "schema_version": .number(Double(messageSchemaVersion)), "id": .string(id),
+            "thread_id": .string(threadID), "created_at": .string(Timestamp.format(date)),
+        ]
+    }
+
+    /// One `interrupt` event on the reviews topic: what a review app shows a human.
+    public static func review(_ record: InterruptRecord, graph: GraphIdentity, at date: Date) -> JSONValue {
+        var object = envelope(type: "interrupt", id: "review-\(record.id)", threadID: record.threadID, at: date)
+        object["graph"] = .string(graph.name)
+        object["graph_version"] = .number(Double(graph.version))
+        object["checkpoint_id"] = .string(record.checkpointID.description)
+        object["interrupt_id"] = .string(record.id)
+        object["node"] = .string(record.node)
+        object["value"] = record.value
+        if let deadline = record.deadline { object["deadline"] = .string(Timestamp.format(deadline)) }
+        return .object(object)
+    }
+
+    /// A `step` event: the thread committed a checkpoint.
+    public static func step(threadID: String, checkpointID: CheckpointID, step: Int, status: ThreadStatus, commandID: String?, at date: Date) -> JSONValue {
+        var object = envelope(type: "step", id: "step-\(checkpointID)", threadID: threadID, at: date)
+        object["checkpoint_id"] = .string(checkpointID.description)
+        object["step"] = .number(Double(step))
+        object["status"] = .string(status.rawValue)
+        if let commandID { object["command_id"] = .string(commandID) }
+        return .object(object)
+    }
+
+    /// A `completed` event with the final state.
+    public static func completed(threadID: String, checkpointID: CheckpointID, values: JSONValue, at date: Date) -> JSONValue {
+        var object = envelope(type: "completed", id: "completed-\(checkpointID)", threadID: threadID, at: date)
+        object["checkpoint_id"] = .string(checkpointID.description)
+        object["values"] = values
+        return .object(object)
+    }
+
+    /// A `failed` event.
+    public static func failed(threadID: String, checkpointID: CheckpointID?, reason: String, commandID: String?, at date: Date) -> JSONValue {
+        var object = envelope(type: "failed", id: "failed-\(commandID ?? checkpointID?.description ?? UUID().uuidString)", threadID: threadID, at: date)
+        if let checkpointID { object["checkpoint_id"] = .string(checkpointID.description) }
+        object["reason"] = .string(reason)
+        if let commandID { object["command_id"] = .string(commandID) }
+        return .object(object)
+    }
+
+    /// A `rejected` event: a command was refused, with a reason code.
+    public static func rejected(threadID: String, commandID: String, code: String, message: String, at date: Date) -> JSONValue {
+        var object = envelope(type: "rejected", id: "rejected-\(commandID)", threadID: threadID, at: date)
+        object["command_id"] = .string(commandID)
+        object["reason"] = .string(code)
+        object["message"] = .string(message)
+        return .object(object)
+    }
+
+    /// A dead letter: the original bytes (base64), where they came from, and why.
+    public static func deadLetter(
+        original: [UInt8], topic: String, partition: Int32, offset: Int64, key: String?, reason: DeadLetterReason, at date: Date
+    ) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "type": "dead_letter", "schema_version": .number(Double(messageSchemaVersion)),
+            "id": .string("dlq-\(topic)-\(partition)-\(offset)"), "created_at": .string(Timestamp.format(date)),
+            "original": .string(Data(original).base64EncodedString()), "topic": .string(topic),
+            "partition": .number(Double(partition)), "offset": .number(Double(offset)),
+            "reason": .string(reason.code), "detail": .string(reason.detail),
+        ]
+        if let key { object["key"] = .string(key) }
+        return .object(object)
+    }
+}

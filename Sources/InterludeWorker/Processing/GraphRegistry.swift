@@ -1,0 +1,61 @@
+import Foundation
+import Interlude
+
+/// How one command left its thread.
+public struct GraphOutcome: Sendable, Equatable {
+    /// The thread's status.
+    public var status: ThreadStatus
+    /// The head checkpoint.
+    public var head: CheckpointID?
+    /// Interrupts now pending.
+    public var interrupts: Int
+}
+
+/// A compiled graph with its state type erased, so one worker hosts graphs of any state.
+public struct WorkerGraph: Sendable {
+    /// Name and version.
+    public let identity: GraphIdentity
+    let run: @Sendable ([String: JSONValue], String, RunConfig) async throws -> GraphOutcome
+    let resume: @Sendable (Resume, String, RunConfig) async throws -> GraphOutcome
+    let proceed: @Sendable (String, RunConfig) async throws -> GraphOutcome
+    let updateState: @Sendable ([String: JSONValue]?, String?, CheckpointID?, String, RunConfig) async throws -> CheckpointID
+    let expire: @Sendable (String, Date, RunConfig) async throws -> GraphOutcome?
+    let fail: @Sendable (String, String, RunConfig) async throws -> Void
+
+    /// Wraps a compiled graph.
+    public init<State: GraphState>(_ graph: CompiledGraph<State>) {
+        identity = graph.identity
+        @Sendable func outcome(_ result: RunResult<State>) -> GraphOutcome {
+            GraphOutcome(status: result.status, head: result.checkpointID, interrupts: result.interrupts.count)
+        }
+        run = { input, thread, config in outcome(try await graph.invoke(try graph.update(fromJSON: input), thread: thread, config: config)) }
+        resume = { resume, thread, config in outcome(try await graph.invoke(Command<State>(update: Update(), goto: [], resume: resume), thread: thread, config: config)) }
+        proceed = { thread, config in outcome(try await graph.invoke(thread: thread, config: config)) }
+        updateState = { values, asNode, checkpointID, thread, config in
+            try await graph.updateState(thread: thread, values: try values.map { try graph.update(fromJSON: $0) }, asNode: asNode, checkpointID: checkpointID, config: config)
+        }
+        expire = { thread, now, config in try await graph.expire(thread: thread, now: now, config: config).map(outcome) }
+        fail = { thread, reason, config in try await graph.fail(thread: thread, reason: reason, config: config) }
+    }
+}
+
+/// The graphs a worker hosts, by name: the Temporal model, where a worker executable
+/// registers the workflows it can run.
+public struct GraphRegistry: Sendable {
+    private var graphs: [String: WorkerGraph] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// Registers a graph under its name. A second graph with the same name replaces the first.
+    public mutating func register<State: GraphState>(_ graph: CompiledGraph<State>) {
+        graphs[graph.identity.name] = WorkerGraph(graph)
+    }
+
+    /// The graph registered under `name`, if any.
+    public func graph(named name: String) -> WorkerGraph? { graphs[name] }
+
+    /// Registered names, sorted.
+    public var names: [String] { graphs.keys.sorted() }
+}
+
