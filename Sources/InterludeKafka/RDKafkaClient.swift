@@ -55,6 +55,9 @@ final class RDKafkaClient: @unchecked Sendable {
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, text in
             RDKafkaClient.log(rk: rk, level: level, facility: facility, text: text)
         }
+        rd_kafka_conf_set_error_cb(conf) { rk, error, reason, _ in
+            RDKafkaClient.reportError(rk: rk, error: rd_kafka_resp_err_t(rawValue: error), reason: reason)
+        }
         configure(conf)
         var errstr = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(kind.rdType, conf, &errstr, errstr.count) else {
@@ -115,6 +118,18 @@ final class RDKafkaClient: @unchecked Sendable {
             level: logLevel,
             "\(text.map { String(cString: $0) } ?? "")",
             metadata: ["kafka.facility": "\(facilityText)"]
+        )
+    }
+
+    /// Error events (served by the polling thread): connection trouble is usually transient
+    /// and retried by librdkafka, so it is logged rather than thrown.
+    private static func reportError(rk: OpaquePointer?, error: rd_kafka_resp_err_t, reason: UnsafePointer<CChar>?) {
+        guard let context = RDKafkaCallbackContext.of(rk) else { return }
+        let fatal = error == RD_KAFKA_RESP_ERR__FATAL
+        context.logger.log(
+            level: fatal ? .critical : .warning,
+            "librdkafka error: \(reason.map { String(cString: $0) } ?? "")",
+            metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(error)))"]
         )
     }
 
