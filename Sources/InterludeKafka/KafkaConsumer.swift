@@ -146,7 +146,7 @@ public final class KafkaConsumer: Sendable {
                 guard let message = rd_kafka_consumer_poll(client.handle, interval.milliseconds) else {
                     continue
                 }
-                fatal = KafkaConsumer.handle(message.pointee, client: client, sink: sink, logger: logger)
+                fatal = KafkaConsumer.handle(message, sink: sink, logger: logger)
                 rd_kafka_message_destroy(message)
             }
             let closeResult = rd_kafka_consumer_close(client.handle)
@@ -162,8 +162,9 @@ public final class KafkaConsumer: Sendable {
 
     /// Converts one polled message into an event; returns an error if the consumer is dead.
     private static func handle(
-        _ message: rd_kafka_message_t, client: RDKafkaClient, sink: ConsumerEventSink, logger: Logger
+        _ pointer: UnsafeMutablePointer<rd_kafka_message_t>, sink: ConsumerEventSink, logger: Logger
     ) -> KafkaError? {
+        let message = pointer.pointee
         guard message.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             if message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
             let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "-"
@@ -176,22 +177,24 @@ public final class KafkaConsumer: Sendable {
             logger.warning("\(error)")
             return nil
         }
-        var rdMessage = message
-        sink.yield(.message(KafkaMessage(copying: &rdMessage)))
+        sink.yield(.message(KafkaMessage(copying: pointer)))
         return nil
     }
 }
 
 extension KafkaMessage {
     /// Copies topic, key, value, headers and timestamp out of a librdkafka message.
-    init(copying message: inout rd_kafka_message_t) {
+    /// Takes librdkafka's pointer: the header and timestamp accessors read the internal
+    /// message that surrounds the public struct, so a copy of the struct would not do.
+    init(copying pointer: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let message = pointer.pointee
         func bytes(_ pointer: UnsafeRawPointer?, _ count: Int) -> [UInt8]? {
             guard let pointer else { return nil }
             return Array(UnsafeRawBufferPointer(start: pointer, count: count))
         }
         var headers: [KafkaHeader] = []
         var rdHeaders: OpaquePointer? = nil
-        if rd_kafka_message_headers(&message, &rdHeaders) == RD_KAFKA_RESP_ERR_NO_ERROR, let rdHeaders {
+        if rd_kafka_message_headers(pointer, &rdHeaders) == RD_KAFKA_RESP_ERR_NO_ERROR, let rdHeaders {
             var index = 0
             var name: UnsafePointer<CChar>? = nil
             var value: UnsafeRawPointer? = nil
@@ -202,7 +205,7 @@ extension KafkaMessage {
             }
         }
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(&message, &timestampType)
+        let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
         self.init(
             topic: message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
             partition: message.partition,
