@@ -46,35 +46,24 @@ public final class KafkaAdmin: Sendable {
     /// Creates the topics that do not exist yet; existing topics are left unchanged and are
     /// not an error, so this is safe at every start-up.
     ///
-    /// Brokers without the CreateTopics API (librdkafka's mock cluster) are handled by
-    /// checking that every topic already exists; create them with
-    /// ``KafkaDevCluster/createTopics(_:)`` there.
+    /// Topics already listed in the cluster metadata are not sent to the broker at all, so
+    /// start-up needs no topic-creation permission once the topics exist, and works against
+    /// librdkafka's mock cluster (which lacks the CreateTopics API: create topics there with
+    /// ``KafkaDevCluster/createTopics(_:)``).
     /// - Returns: For each topic name, whether it was created or already existed.
-    /// - Throws: ``KafkaError`` with code `topicCreation` naming the topic and the reason.
+    /// - Throws: ``KafkaError`` with code `topicCreation` (or `timedOut`) naming the topics.
     public func createTopics(_ topics: [KafkaTopicSpec]) async throws(KafkaError) -> [String: KafkaTopicCreation] {
-        guard !topics.isEmpty else { return [:] }
+        let existing = Set(try await listTopics().map(\.name))
+        var outcomes: [String: KafkaTopicCreation] = [:]
+        for topic in topics where existing.contains(topic.name) { outcomes[topic.name] = .alreadyExisted }
+        let missing = topics.filter { !existing.contains($0.name) }
+        guard !missing.isEmpty else { return outcomes }
         let client = self.client
         let timeout = self.timeout
-        let outcome = try await RDKafkaClient.runBlocking(name: "interlude.kafka.admin") {
-            () throws(KafkaError) in try KafkaAdmin.create(topics, client: client, timeout: timeout)
+        let created = try await RDKafkaClient.runBlocking(name: "interlude.kafka.admin") {
+            () throws(KafkaError) in try KafkaAdmin.create(missing, client: client, timeout: timeout)
         }
-        switch outcome {
-        case .created(let results):
-            return results
-        case .unsupported(let error):
-            let existing = Set(try await listTopics().map(\.name))
-            let missing = topics.map(\.name).filter { !existing.contains($0) }
-            guard missing.isEmpty else {
-                throw KafkaError(
-                    code: .topicCreation,
-                    message: "the broker does not support CreateTopics (\(error.message)) and "
-                        + "topics \(missing) do not exist; create them on the broker "
-                        + "(KafkaDevCluster.createTopics for the embedded cluster)",
-                    underlyingErrorName: error.underlyingErrorName
-                )
-            }
-            return Dictionary(uniqueKeysWithValues: topics.map { ($0.name, .alreadyExisted) })
-        }
+        return outcomes.merging(created) { _, new in new }
     }
 
     /// Lists the cluster's topics with their partition counts.
@@ -96,16 +85,12 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
-    private enum CreateOutcome: Sendable {
-        case created([String: KafkaTopicCreation])
-        case unsupported(KafkaError)
-    }
-
     /// Runs CreateTopics and waits for its result; blocking, so only on a dedicated thread.
     private static func create(
         _ topics: [KafkaTopicSpec], client: RDKafkaClient, timeout: Duration
-    ) throws(KafkaError) -> CreateOutcome {
+    ) throws(KafkaError) -> [String: KafkaTopicCreation] {
         let rk = client.handle
+        let names = topics.map(\.name)
         defer { rd_kafka_poll(rk, 0) }  // serve logs and errors queued on the main queue
         var errstr = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = []
@@ -135,14 +120,13 @@ public final class KafkaAdmin: Sendable {
             rd_kafka_CreateTopics(rk, $0.baseAddress, $0.count, options, queue)
         }
         guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds * 2) else {
-            throw KafkaError(code: .timedOut, message: "creating topics: no answer within \(timeout)", isRetriable: true)
+            throw KafkaError(
+                code: .timedOut, message: "creating topics \(names): no answer within \(timeout)", isRetriable: true)
         }
         defer { rd_kafka_event_destroy(event) }
         let eventError = rd_kafka_event_error(event)
         if eventError != RD_KAFKA_RESP_ERR_NO_ERROR {
-            let error = KafkaError(code: .topicCreation, message: "creating topics", rdError: eventError)
-            if eventError == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE { return .unsupported(error) }
-            throw error
+            throw KafkaError(code: .topicCreation, message: "creating topics \(names)", rdError: eventError)
         }
         var count = 0
         let results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count)
@@ -153,12 +137,9 @@ public final class KafkaAdmin: Sendable {
             case RD_KAFKA_RESP_ERR_NO_ERROR: outcomes[name] = .created
             case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS: outcomes[name] = .alreadyExisted
             case let error:
-                if error == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE {
-                    return .unsupported(KafkaError(code: .topicCreation, message: "creating topics", rdError: error))
-                }
                 throw KafkaError(code: .topicCreation, message: "creating topic '\(name)'", rdError: error)
             }
         }
-        return .created(outcomes)
+        return outcomes
     }
 }
