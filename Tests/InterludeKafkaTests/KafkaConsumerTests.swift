@@ -65,6 +65,36 @@ struct KafkaConsumerTests {
         #expect(error?.code == .closed)
     }
 
+    @Test("A commit rejected during a rebalance is a retriable error, and a retry succeeds", .timeLimit(.minutes(1)))
+    func commitDuringRebalanceIsRetriable() async throws {
+        let topic = uniqueName("rebalancing")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 1)])
+        let producer = try cluster.producer()
+        _ = try await producer.send(topic: topic, key: nil, value: bytes("work"))
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group"))
+        let message = try #require(try await readMessages(1, from: consumer).first)
+        try consumer.storeOffset(of: message)
+        cluster.cluster.injectRequestErrors([.rebalanceInProgress], for: .offsetCommit)
+        let error = await #expect(throws: KafkaError.self) { try await consumer.commit() }
+        #expect(error?.code == .commitFailed)
+        #expect(error?.isRetriable == true, "\(String(describing: error))")
+        #expect(error?.underlyingErrorName == "REBALANCE_IN_PROGRESS")
+        try await consumer.commit()
+        await consumer.close()
+        await producer.close()
+    }
+
+    @Test("Storing an offset of a partition this consumer does not own fails clearly", .timeLimit(.minutes(1)))
+    func storeOffsetOfUnassignedPartitionFails() async throws {
+        let topic = uniqueName("unowned")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 1)])
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group"))
+        let error = #expect(throws: KafkaError.self) { try consumer.storeOffset(topic: topic, partition: 0, offset: 3) }
+        #expect(error?.code == .offsetStore)
+        #expect(error?.message.contains(topic) == true)
+        await consumer.close()
+    }
+
     @Test("Two consumers of one group split the partitions between them", .timeLimit(.minutes(2)))
     func groupSplitsPartitions() async throws {
         let topic = uniqueName("split")
