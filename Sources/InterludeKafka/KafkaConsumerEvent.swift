@@ -1,0 +1,71 @@
+/// Something that happened in a ``KafkaConsumer``, in the order it happened.
+public enum KafkaConsumerEvent: Hashable, Sendable {
+    /// A message was read.
+    case message(KafkaMessage)
+    /// These partitions were added to this consumer's assignment (incrementally, with the
+    /// cooperative protocol).
+    case partitionsAssigned([TopicPartition])
+    /// These partitions were taken away in an orderly rebalance; offsets stored for them
+    /// before this event were committed by the rebalance.
+    case partitionsRevoked([TopicPartition])
+    /// These partitions were lost (session timeout, fencing); another member may already
+    /// process them, so in-flight work for them must be abandoned.
+    case partitionsLost([TopicPartition])
+}
+
+/// The events of a ``KafkaConsumer`` as an `AsyncSequence`. It ends after ``KafkaConsumer/close()``
+/// and throws ``KafkaError`` (code `consumerFailure`) if the consumer hit a fatal error.
+///
+/// Iterate it from one task: every event is delivered to exactly one iterator.
+public struct KafkaConsumerEvents: AsyncSequence, Sendable {
+    /// The element type.
+    public typealias Element = KafkaConsumerEvent
+    /// The error type.
+    public typealias Failure = KafkaError
+
+    let stream: AsyncThrowingStream<KafkaConsumerEvent, any Error>
+
+    /// Creates an iterator.
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: stream.makeAsyncIterator())
+    }
+
+    /// Iterator over consumer events.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        /// The error type.
+        public typealias Failure = KafkaError
+
+        var base: AsyncThrowingStream<KafkaConsumerEvent, any Error>.AsyncIterator
+
+        /// The next event, or `nil` once the consumer is closed.
+        public mutating func next() async throws(KafkaError) -> KafkaConsumerEvent? {
+            do {
+                return try await base.next()
+            } catch let error as KafkaError {
+                throw error
+            } catch {
+                throw KafkaError(code: .consumerFailure, message: "consumer events failed: \(error)")
+            }
+        }
+    }
+}
+
+/// Feeds consumer events from the polling thread into the events stream.
+final class ConsumerEventSink: Sendable {
+    let events: KafkaConsumerEvents
+    private let continuation: AsyncThrowingStream<KafkaConsumerEvent, any Error>.Continuation
+
+    init() {
+        let (stream, continuation) = AsyncThrowingStream<KafkaConsumerEvent, any Error>.makeStream()
+        self.events = KafkaConsumerEvents(stream: stream)
+        self.continuation = continuation
+    }
+
+    func yield(_ event: KafkaConsumerEvent) {
+        continuation.yield(event)
+    }
+
+    func finish(throwing error: KafkaError? = nil) {
+        continuation.finish(throwing: error)
+    }
+}

@@ -1,0 +1,77 @@
+import Synchronization
+
+/// Matches librdkafka delivery reports to the `send` calls awaiting them.
+///
+/// Each produced message carries a numeric id as its per-message opaque; the delivery-report
+/// callback (on the producer's polling thread) completes the matching slot of its batch and
+/// resumes the batch's continuation when the last slot is filled. Continuations are always
+/// resumed outside the lock.
+final class ProducerDeliveryTracker: Sendable {
+    typealias Outcome = Result<DeliveryReport, KafkaError>
+    typealias Waiter = CheckedContinuation<[Outcome], Never>
+
+    private struct Batch {
+        var outcomes: [Outcome?]
+        var remaining: Int
+        let waiter: Waiter
+    }
+
+    private struct State {
+        var nextMessageID: UInt = 1
+        var nextBatchID: UInt = 1
+        var messages: [UInt: (batch: UInt, index: Int)] = [:]
+        var batches: [UInt: Batch] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers a batch of `count` messages; returns its id, or nil when closed.
+    func beginBatch(count: Int, waiter: Waiter) -> UInt? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            let id = state.nextBatchID
+            state.nextBatchID += 1
+            state.batches[id] = Batch(
+                outcomes: Array(repeating: nil, count: count), remaining: count, waiter: waiter)
+            return id
+        }
+    }
+
+    /// Allocates the per-message id for slot `index` of `batch`.
+    func registerMessage(batch: UInt, index: Int) -> UInt {
+        state.withLock { state in
+            let id = state.nextMessageID
+            state.nextMessageID += 1
+            state.messages[id] = (batch, index)
+            return id
+        }
+    }
+
+    /// Records the outcome of message `messageID`; resumes its batch if it was the last.
+    func complete(messageID: UInt, with outcome: Outcome) {
+        let finished: (Waiter, [Outcome])? = state.withLock { state in
+            guard let (batchID, index) = state.messages.removeValue(forKey: messageID),
+                var batch = state.batches[batchID]
+            else { return nil }
+            batch.outcomes[index] = outcome
+            batch.remaining -= 1
+            guard batch.remaining == 0 else {
+                state.batches[batchID] = batch
+                return nil
+            }
+            state.batches[batchID] = nil
+            return (batch.waiter, batch.outcomes.map { $0! })
+        }
+        if let (waiter, outcomes) = finished { waiter.resume(returning: outcomes) }
+    }
+
+    /// Refuses new batches and fails every message still waiting with `error`.
+    func close(failingPendingWith error: KafkaError) {
+        let pending = state.withLock { state in
+            state.closed = true
+            return Array(state.messages.keys)
+        }
+        for id in pending { complete(messageID: id, with: .failure(error)) }
+    }
+}

@@ -1,0 +1,16 @@
+/// One partition of one topic.
+public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
+    /// The topic name.
+    public var topic: String
+    /// The partition number, starting at 0.
+    public var partition: Int32
+
+    /// Creates a topic-partition pair.
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    /// `topic[partition]`.
+    public var description: String { "\(topic)[\(partition)]" }
+}
