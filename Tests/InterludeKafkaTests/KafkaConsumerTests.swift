@@ -173,6 +173,31 @@ struct KafkaConsumerTests {
         await producer.close()
     }
 
+    @Test("A consumer whose events are not read pauses fetching and later delivers every message once",
+          .timeLimit(.minutes(1)))
+    func backlogPausesFetching() async throws {
+        let topic = uniqueName("backlog")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 2)])
+        let producer = try cluster.producer()
+        let values = (0..<60).map { "m\($0)" }
+        _ = try await producer.send(values.map {
+            KafkaProducerRecord(topic: topic, key: bytes("key-\($0)"), value: bytes($0))
+        }).map { try $0.get() }
+        let capture = LogCapture()
+        let consumer = try cluster.consumer(
+            topics: [topic], group: uniqueName("group"), logger: capture.logger(level: .debug)
+        ) { $0.maxBufferedMessages = 5 }
+        _ = try await capture.waitForLine(containingAnyOf: ["pausing fetch"])
+        let read = try await readMessages(60, from: consumer)
+        #expect(read.map { text($0.value) }.sorted() == values.sorted(), "every message exactly once")
+        for partition in Set(read.map(\.partition)) {
+            let offsets = read.filter { $0.partition == partition }.map(\.offset)
+            #expect(offsets == Array(0..<Int64(offsets.count)), "partition \(partition) offsets in order, no gaps")
+        }
+        await consumer.close()
+        await producer.close()
+    }
+
     @Test("Consumers polling never starve the cooperative thread pool", .timeLimit(.minutes(2)))
     func cooperativePoolStaysLive() async throws {
         let topic = uniqueName("liveness")
