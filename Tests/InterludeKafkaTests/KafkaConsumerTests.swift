@@ -54,6 +54,21 @@ struct KafkaConsumerTests {
         await producer.close()
     }
 
+    @Test("A static member (group.instance.id) is assigned partitions and reads messages", .timeLimit(.minutes(1)))
+    func staticMembership() async throws {
+        let topic = uniqueName("static")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 2)])
+        let producer = try cluster.producer()
+        _ = try await producer.send(topic: topic, key: bytes("thread-7"), value: bytes("static"))
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group")) {
+            $0.groupInstanceID = uniqueName("worker")
+        }
+        let read = try await readMessages(1, from: consumer)
+        #expect(text(read.first?.value) == "static")
+        await consumer.close()
+        await producer.close()
+    }
+
     @Test("An explicit commit of nothing succeeds and a commit after close fails", .timeLimit(.minutes(1)))
     func commitEdges() async throws {
         let topic = uniqueName("commit")
