@@ -69,6 +69,27 @@ struct KafkaConsumerTests {
         await producer.close()
     }
 
+    @Test("Closing revokes the assignment as an event and then ends the events", .timeLimit(.minutes(1)))
+    func closeRevokesAndEnds() async throws {
+        let topic = uniqueName("close")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 2)])
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group"))
+        let assigned = try await waitFor("an assignment") { () async throws -> [TopicPartition]? in
+            for try await event in consumer.events {
+                if case .partitionsAssigned(let partitions) = event { return partitions }
+            }
+            return nil
+        }
+        await consumer.close()
+        var after: [KafkaConsumerEvent] = []
+        for try await event in consumer.events { after.append(event) }
+        guard after.count == 1, case .partitionsRevoked(let revoked) = after[0] else {
+            Issue.record("expected one revocation after close, got \(after)")
+            return
+        }
+        #expect(Set(revoked) == Set(assigned))
+    }
+
     @Test("An explicit commit of nothing succeeds and a commit after close fails", .timeLimit(.minutes(1)))
     func commitEdges() async throws {
         let topic = uniqueName("commit")
