@@ -33,6 +33,10 @@ extension KafkaConsumer {
         public var autoCommitInterval: Duration = .seconds(5)
         /// Where to start without a committed offset (`auto.offset.reset`). Default: `.earliest`.
         public var offsetReset: OffsetReset = .earliest
+        /// How many messages may wait unread in ``KafkaConsumer/events`` before the consumer
+        /// pauses fetching (it keeps polling, so it stays in the group); fetching resumes at
+        /// half this backlog. Default: 1000.
+        public var maxBufferedMessages: Int = 1000
         /// How long each poll of the consumer's thread waits; bounds how quickly `close()`
         /// starts leaving the group. Default: 100 milliseconds.
         public var pollInterval: Duration = .milliseconds(100)

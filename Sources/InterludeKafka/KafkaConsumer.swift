@@ -29,7 +29,7 @@ public final class KafkaConsumer: Sendable {
     /// - Throws: ``KafkaError`` with code `invalidConfiguration` naming a rejected property,
     ///   `clientCreation`, or `consumerFailure` if the subscription is refused.
     public init(topics: [String], configuration: Configuration, logger: Logger) throws(KafkaError) {
-        let sink = ConsumerEventSink()
+        let sink = ConsumerEventSink(flow: ConsumerFlowControl(limit: configuration.maxBufferedMessages))
         let context = RDKafkaCallbackContext(logger: logger, consumerEvents: sink)
         let client = try RDKafkaClient(
             kind: .consumer, properties: configuration.properties, context: context
@@ -41,7 +41,7 @@ public final class KafkaConsumer: Sendable {
         rd_kafka_poll_set_consumer(client.handle)
         let subscription = RDKafkaTopicPartitionList(
             topics.map { TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
-        let result = rd_kafka_subscribe(client.handle, subscription.pointer)
+        let result = subscription.withList { rd_kafka_subscribe(client.handle, $0) }
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(
                 code: .consumerFailure, message: "subscribing to \(topics)", rdError: result)
@@ -69,7 +69,7 @@ public final class KafkaConsumer: Sendable {
     public func storeOffset(topic: String, partition: Int32, offset: Int64) throws(KafkaError) {
         let list = RDKafkaTopicPartitionList(
             [TopicPartition(topic: topic, partition: partition)], offsets: [offset + 1])
-        let result = rd_kafka_offsets_store(client.handle, list.pointer)
+        let result = list.withList { rd_kafka_offsets_store(client.handle, $0) }
         let failure = list.firstError?.1 ?? result
         guard failure == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(
@@ -106,15 +106,18 @@ public final class KafkaConsumer: Sendable {
     /// Messages already delivered to ``events`` are not recalled.
     /// - Throws: ``KafkaError`` with code `partitionControl`.
     public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
+        sink.flow.applicationPaused(partitions)
         let list = RDKafkaTopicPartitionList(partitions)
-        try checkPartitionControl("pausing", rd_kafka_pause_partitions(client.handle, list.pointer), list)
+        try checkPartitionControl("pausing", list.withList { rd_kafka_pause_partitions(client.handle, $0) }, list)
     }
 
-    /// Resumes fetching from `partitions` paused with ``pause(_:)``, from where it stopped.
+    /// Resumes fetching from `partitions` paused with ``pause(_:)``, from where it stopped
+    /// (later, if the events backlog is at `maxBufferedMessages`).
     /// - Throws: ``KafkaError`` with code `partitionControl`.
     public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
+        guard sink.flow.applicationResumed(partitions) else { return }
         let list = RDKafkaTopicPartitionList(partitions)
-        try checkPartitionControl("resuming", rd_kafka_resume_partitions(client.handle, list.pointer), list)
+        try checkPartitionControl("resuming", list.withList { rd_kafka_resume_partitions(client.handle, $0) }, list)
     }
 
     /// Leaves the group cleanly: revokes the assignment (reported as an event), commits
@@ -143,6 +146,7 @@ public final class KafkaConsumer: Sendable {
         DedicatedThread.start(name: "interlude.kafka.consumer") {
             var fatal: KafkaError? = nil
             while !control.shouldStop && fatal == nil {
+                sink.flow.regulate(client.handle, logger: logger)
                 guard let message = rd_kafka_consumer_poll(client.handle, interval.milliseconds) else {
                     continue
                 }

@@ -24,10 +24,11 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
     public typealias Failure = KafkaError
 
     let stream: AsyncThrowingStream<KafkaConsumerEvent, any Error>
+    let flow: ConsumerFlowControl
 
     /// Creates an iterator.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: stream.makeAsyncIterator())
+        AsyncIterator(base: stream.makeAsyncIterator(), flow: flow)
     }
 
     /// Iterator over consumer events.
@@ -36,11 +37,14 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
         public typealias Failure = KafkaError
 
         var base: AsyncThrowingStream<KafkaConsumerEvent, any Error>.AsyncIterator
+        let flow: ConsumerFlowControl
 
         /// The next event, or `nil` once the consumer is closed.
         public mutating func next() async throws(KafkaError) -> KafkaConsumerEvent? {
             do {
-                return try await base.next()
+                let event = try await base.next()
+                if case .message = event { flow.messageTaken() }
+                return event
             } catch let error as KafkaError {
                 throw error
             } catch {
@@ -53,15 +57,18 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
 /// Feeds consumer events from the polling thread into the events stream.
 final class ConsumerEventSink: Sendable {
     let events: KafkaConsumerEvents
+    let flow: ConsumerFlowControl
     private let continuation: AsyncThrowingStream<KafkaConsumerEvent, any Error>.Continuation
 
-    init() {
+    init(flow: ConsumerFlowControl) {
         let (stream, continuation) = AsyncThrowingStream<KafkaConsumerEvent, any Error>.makeStream()
-        self.events = KafkaConsumerEvents(stream: stream)
+        self.events = KafkaConsumerEvents(stream: stream, flow: flow)
+        self.flow = flow
         self.continuation = continuation
     }
 
     func yield(_ event: KafkaConsumerEvent) {
+        if case .message = event { flow.messageYielded() }
         continuation.yield(event)
     }
 

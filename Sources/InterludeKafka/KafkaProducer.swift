@@ -68,10 +68,11 @@ public final class KafkaProducer: Sendable {
                 return
             }
             for (index, record) in records.enumerated() {
-                let messageID = tracker.registerMessage(batch: batch, index: index)
-                if let error = enqueue(record, messageID: messageID) {
-                    tracker.complete(messageID: messageID, with: .failure(error))
-                }
+                let (messageID, closed) = tracker.registerMessage(batch: batch, index: index)
+                let error = closed
+                    ? KafkaError(code: .closed, message: "the producer was closed during the send")
+                    : enqueue(record, messageID: messageID)
+                if let error { tracker.complete(messageID: messageID, with: .failure(error)) }
             }
         }
     }

@@ -38,13 +38,14 @@ final class ProducerDeliveryTracker: Sendable {
         }
     }
 
-    /// Allocates the per-message id for slot `index` of `batch`.
-    func registerMessage(batch: UInt, index: Int) -> UInt {
+    /// Allocates the per-message id for slot `index` of `batch`; `closed` says the producer
+    /// closed meanwhile, so the message must not be enqueued but completed as failed.
+    func registerMessage(batch: UInt, index: Int) -> (id: UInt, closed: Bool) {
         state.withLock { state in
             let id = state.nextMessageID
             state.nextMessageID += 1
             state.messages[id] = (batch, index)
-            return id
+            return (id, state.closed)
         }
     }
 

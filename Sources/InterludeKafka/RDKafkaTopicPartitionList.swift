@@ -4,7 +4,7 @@ internal import CRdKafka
 ///
 /// Not `Sendable`: it is created, used and dropped within one call.
 final class RDKafkaTopicPartitionList {
-    let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    private let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
 
     /// Builds a list; `offset` (when given) is set on each element.
     init(_ partitions: [TopicPartition], offsets: [Int64]? = nil) {
@@ -19,10 +19,20 @@ final class RDKafkaTopicPartitionList {
         rd_kafka_topic_partition_list_destroy(pointer)
     }
 
+    /// Calls `body` with the C list, keeping this owner (and so the list) alive meanwhile:
+    /// reading a stored pointer alone would let Swift free the owner before the C call.
+    func withList<Result>(
+        _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Result
+    ) -> Result {
+        withExtendedLifetime(self) { body(pointer) }
+    }
+
     /// The first element carrying an error, if any.
     var firstError: (TopicPartition, rd_kafka_resp_err_t)? {
-        Self.elements(of: pointer).first { $0.err != RD_KAFKA_RESP_ERR_NO_ERROR }.map {
-            (TopicPartition(topic: String(cString: $0.topic), partition: $0.partition), $0.err)
+        withList { list in
+            Self.elements(of: list).first { $0.err != RD_KAFKA_RESP_ERR_NO_ERROR }.map {
+                (TopicPartition(topic: String(cString: $0.topic), partition: $0.partition), $0.err)
+            }
         }
     }
 

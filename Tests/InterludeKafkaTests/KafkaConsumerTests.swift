@@ -54,6 +54,42 @@ struct KafkaConsumerTests {
         await producer.close()
     }
 
+    @Test("A static member (group.instance.id) is assigned partitions and reads messages", .timeLimit(.minutes(1)))
+    func staticMembership() async throws {
+        let topic = uniqueName("static")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 2)])
+        let producer = try cluster.producer()
+        _ = try await producer.send(topic: topic, key: bytes("thread-7"), value: bytes("static"))
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group")) {
+            $0.groupInstanceID = uniqueName("worker")
+        }
+        let read = try await readMessages(1, from: consumer)
+        #expect(text(read.first?.value) == "static")
+        await consumer.close()
+        await producer.close()
+    }
+
+    @Test("Closing revokes the assignment as an event and then ends the events", .timeLimit(.minutes(1)))
+    func closeRevokesAndEnds() async throws {
+        let topic = uniqueName("close")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 2)])
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group"))
+        let assigned = try await waitFor("an assignment") { () async throws -> [TopicPartition]? in
+            for try await event in consumer.events {
+                if case .partitionsAssigned(let partitions) = event { return partitions }
+            }
+            return nil
+        }
+        await consumer.close()
+        var after: [KafkaConsumerEvent] = []
+        for try await event in consumer.events { after.append(event) }
+        guard after.count == 1, case .partitionsRevoked(let revoked) = after[0] else {
+            Issue.record("expected one revocation after close, got \(after)")
+            return
+        }
+        #expect(Set(revoked) == Set(assigned))
+    }
+
     @Test("An explicit commit of nothing succeeds and a commit after close fails", .timeLimit(.minutes(1)))
     func commitEdges() async throws {
         let topic = uniqueName("commit")
@@ -169,6 +205,31 @@ struct KafkaConsumerTests {
         try consumer.resume([partition])
         let held = try await readMessages(3, from: consumer)
         #expect(held.map { text($0.value) } == ["held-0", "held-1", "held-2"])
+        await consumer.close()
+        await producer.close()
+    }
+
+    @Test("A consumer whose events are not read pauses fetching and later delivers every message once",
+          .timeLimit(.minutes(1)))
+    func backlogPausesFetching() async throws {
+        let topic = uniqueName("backlog")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 2)])
+        let producer = try cluster.producer()
+        let values = (0..<60).map { "m\($0)" }
+        _ = try await producer.send(values.map {
+            KafkaProducerRecord(topic: topic, key: bytes("key-\($0)"), value: bytes($0))
+        }).map { try $0.get() }
+        let capture = LogCapture()
+        let consumer = try cluster.consumer(
+            topics: [topic], group: uniqueName("group"), logger: capture.logger(level: .debug)
+        ) { $0.maxBufferedMessages = 5 }
+        _ = try await capture.waitForLine(containingAnyOf: ["pausing fetch"])
+        let read = try await readMessages(60, from: consumer)
+        #expect(read.map { text($0.value) }.sorted() == values.sorted(), "every message exactly once")
+        for partition in Set(read.map(\.partition)) {
+            let offsets = read.filter { $0.partition == partition }.map(\.offset)
+            #expect(offsets == Array(0..<Int64(offsets.count)), "partition \(partition) offsets in order, no gaps")
+        }
         await consumer.close()
         await producer.close()
     }

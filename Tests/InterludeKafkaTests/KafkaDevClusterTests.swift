@@ -29,7 +29,7 @@ struct KafkaDevClusterTests {
         let topic = uniqueName("outage")
         let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 1)])
         let capture = LogCapture()
-        let producer = try cluster.producer(logger: capture.logger)
+        let producer = try cluster.producer(logger: capture.logger())
         let before = try await producer.send(records(topic, 0..<50)).map { try $0.get() }
 
         try cluster.cluster.setBrokerDown(1)

@@ -83,10 +83,14 @@ struct TestCluster {
     /// A consumer with a 6 s session timeout: the mock cluster waits the group's session
     /// timeout (minus 1 s) for members after one leaves, so the 45 s default would stall
     /// every test that re-joins a group.
-    func consumer(topics: [String], group: String) throws -> KafkaConsumer {
+    func consumer(
+        topics: [String], group: String, logger: Logger? = nil,
+        configure: (inout KafkaConsumer.Configuration) -> Void = { _ in }
+    ) throws -> KafkaConsumer {
         var configuration = KafkaConsumer.Configuration(bootstrapServers: cluster.bootstrapServers, groupID: group)
         configuration.sessionTimeout = .seconds(6)
-        return try KafkaConsumer(topics: topics, configuration: configuration, logger: logger)
+        configure(&configuration)
+        return try KafkaConsumer(topics: topics, configuration: configuration, logger: logger ?? self.logger)
     }
 }
 
@@ -100,9 +104,9 @@ final class LogCapture: Sendable {
         (stream, continuation) = AsyncStream<String>.makeStream()
     }
 
-    var logger: Logger {
+    func logger(level: Logger.Level = .warning) -> Logger {
         var logger = Logger(label: "interlude.kafka.tests.capture") { _ in CapturingHandler(capture: self) }
-        logger.logLevel = .warning
+        logger.logLevel = level
         return logger
     }
 
