@@ -24,6 +24,9 @@ public final class Worker: Service, Sendable {
         public var groupInstanceID: String?
         /// Topic names. Default: prefix `interlude.`.
         public var topics = TopicNames()
+        /// How long the group waits for a silent member before giving its partitions away.
+        /// Default: 10 seconds (librdkafka's mock cluster stalls a re-join for about this long).
+        public var sessionTimeout: Duration = .seconds(10)
         /// Raw librdkafka properties for every client (TLS, SASL, tuning). Default: none.
         public var kafkaProperties: [String: String] = [:]
         /// Command processing settings.
@@ -67,6 +70,7 @@ public final class Worker: Service, Sendable {
         let producer = try KafkaProducer(configuration: producerConfig, logger: logger)
         var consumerConfig = KafkaConsumer.Configuration(bootstrapServers: configuration.bootstrapServers, groupID: configuration.groupID)
         consumerConfig.groupInstanceID = configuration.groupInstanceID
+        consumerConfig.sessionTimeout = configuration.sessionTimeout
         consumerConfig.librdkafkaProperties = configuration.kafkaProperties
         let consumer = try KafkaConsumer(topics: [configuration.topics.runs, configuration.topics.resumes], configuration: consumerConfig, logger: logger)
         let relay = OutboxRelay(checkpointer: checkpointer, producer: producer, logger: logger)

@@ -1,0 +1,83 @@
+import Foundation
+import Interlude
+import InterludeWorker
+import Testing
+
+/// The message contracts in `schemas/kafka/`, checked against their examples and against the
+/// messages the code really produces.
+@Suite("Message contracts", .tags(.worker))
+struct MessageContractTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let names = ["run", "resume", "update_state", "cancel", "interrupt", "step", "completed", "failed", "rejected", "dead_letter"]
+
+    static func load(_ path: String) throws -> JSONValue {
+        try JSONValue(json: Data(contentsOf: root.appendingPathComponent(path)))
+    }
+
+    static func validator(_ name: String) throws -> JSONSchemaValidator {
+        JSONSchemaValidator(schema: try load("schemas/kafka/\(name).json"))
+    }
+
+    @Test("every schema has an example that validates against it", arguments: names)
+    func example(name: String) throws {
+        let errors = try Self.validator(name).errors(try Self.load("schemas/kafka/examples/\(name).json"))
+        #expect(errors.isEmpty, "\(name) example: \(errors)")
+    }
+
+    @Test("the example commands decode, and decoded commands re-encode to valid messages", arguments: ["run", "resume", "update_state", "cancel"])
+    func commandsRoundTrip(name: String) throws {
+        let example = try Self.load("schemas/kafka/examples/\(name).json")
+        let command = try CommandDecoder().decode(Array(example.jsonData)).get()
+        #expect(command.type == name)
+        let errors = try Self.validator(name).errors(command.json)
+        #expect(errors.isEmpty, "\(name) re-encoded: \(errors)")
+    }
+
+    @Test("the events the worker builds validate against their schemas")
+    func events() throws {
+        let checkpoint = CheckpointID.next()
+        let record = InterruptRecord(
+            id: "i-1", threadID: "t", checkpointID: checkpoint, taskID: "task", node: "review", value: ["q": 1],
+            status: .pending, deadline: Date(), onTimeout: .fail, createdAt: Date())
+        let now = Date()
+        let built: [(String, JSONValue)] = [
+            ("interrupt", EventMessages.review(record, graph: GraphIdentity(name: "g", version: 2), at: now)),
+            ("step", EventMessages.step(threadID: "t", checkpointID: checkpoint, step: 3, status: .interrupted, commandID: "c", at: now)),
+            ("completed", EventMessages.completed(threadID: "t", checkpointID: checkpoint, values: ["x": 1], at: now)),
+            ("failed", EventMessages.failed(threadID: "t", checkpointID: checkpoint, reason: "timeout", commandID: nil, at: now)),
+            ("rejected", EventMessages.rejected(threadID: "t", commandID: "c", code: "already_resolved", message: "m", at: now)),
+            ("dead_letter", EventMessages.deadLetter(original: [1, 2], topic: "interlude.runs", partition: 0, offset: 5, key: "t", reason: DeadLetterReason("undecodable", "x"), at: now)),
+        ]
+        for (name, message) in built {
+            let errors = try Self.validator(name).errors(message)
+            #expect(errors.isEmpty, "\(name): \(errors)")
+        }
+    }
+
+    @Test("a message missing a required field fails the schema and is dead-lettered with the field named")
+    func negative() throws {
+        guard case .object(var run) = try Self.load("schemas/kafka/examples/run.json") else { return }
+        run["thread_id"] = nil
+        #expect(!(try Self.validator("run").errors(.object(run))).isEmpty)
+        guard case .failure(let reason) = CommandDecoder().decode(Array(JSONValue.object(run).jsonData)) else {
+            Issue.record("a run without thread_id decoded")
+            return
+        }
+        #expect(reason.code == "invalid_envelope")
+        #expect(reason.detail.contains("thread_id"))
+    }
+
+    @Test("bad bytes get precise dead-letter reasons")
+    func deadLetterReasons() {
+        func code(_ text: String, max: Int = 1 << 20) -> String? {
+            if case .failure(let reason) = CommandDecoder(maxBytes: max).decode(Array(text.utf8)) { return reason.code }
+            return nil
+        }
+        #expect(code("not json") == "undecodable")
+        #expect(code("[1]") == "undecodable")
+        #expect(code(#"{"type":"run","schema_version":2,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"g"}"#) == "unsupported_schema_version")
+        #expect(code(#"{"type":"explode","schema_version":1,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#) == "unknown_type")
+        #expect(code(#"{"type":"resume","schema_version":1,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#) == "invalid_envelope")
+        #expect(code(String(repeating: " ", count: 100), max: 10) == "oversized")
+    }
+}
