@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +42,22 @@ let package = Package(
             ]
         ),
         .target(name: "InterludeExamples", dependencies: ["Interlude"]),
+        .executableTarget(
+            name: "interlude",
+            dependencies: [
+                "Interlude", "InterludeExamples",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "InterludeBenchmarks",
+            dependencies: [
+                "Interlude", "InterludeExamples",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/InterludeBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
         .testTarget(name: "InterludePostgresTests", dependencies: ["InterludePostgres"]),
         .testTarget(name: "InterludeKafkaTests", dependencies: ["InterludeKafka"]),
