@@ -54,6 +54,9 @@ public enum ValidatedInputExample {
     public struct ValidationFailure: Error, Sendable, Equatable {
         /// The explanation shown to the human.
         public var reason: String
+
+        /// Creates a failure with its explanation.
+        public init(reason: String) { self.reason = reason }
     }
 
     /// Builds and compiles the validation-loop graph.
