@@ -10,10 +10,13 @@ let package = Package(
         .library(name: "InterludeKafka", targets: ["InterludeKafka"]),
         .library(name: "InterludeExamples", targets: ["InterludeExamples"]),
         .library(name: "InterludeWorker", targets: ["InterludeWorker"]),
+        .executable(name: "interlude", targets: ["interlude"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +52,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .executableTarget(
+            name: "interlude",
+            dependencies: [
+                "Interlude", "InterludeExamples", "InterludeWorker", "InterludePostgres", "InterludeKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "InterludeBenchmarks",
+            dependencies: [
+                "Interlude", "InterludeExamples",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/InterludeBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
         .testTarget(name: "InterludePostgresTests", dependencies: ["InterludePostgres"]),

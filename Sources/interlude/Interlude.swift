@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+/// The `interlude` command line. Errors never escape `main`: they print a clear message
+/// and exit with status 1 (an error thrown out of an async `main` would crash with SIGILL).
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try InterludeCommand.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = InterludeCommand.exitCode(for: error)
+            let message = InterludeCommand.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                fflush(nil)
+                exit(0)
+            }
+            fflush(nil)
+            FileHandle.standardError.write(Data((message.isEmpty ? "error: \(error)" : message).utf8 + [10]))
+            exit(1)
+        }
+    }
+}
+
+/// The root command: lists the subcommands in its help.
+struct InterludeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interlude",
+        abstract: "Run LangGraph-style agent graphs with human-in-the-loop pauses.",
+        discussion: "Run 'interlude demo' to try the example graphs in this terminal.",
+        subcommands: [DemoCommand.self, ListCommand.self]
+    )
+}
