@@ -41,7 +41,7 @@ let package = Package(
         ),
         .target(name: "InterludeExamples", dependencies: ["Interlude"]),
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
-        .testTarget(name: "InterludePostgresTests", dependencies: ["InterludePostgres"]),
+        .testTarget(name: "InterludePostgresTests", dependencies: ["Interlude", "InterludePostgres"]),
         .testTarget(name: "InterludeKafkaTests", dependencies: ["InterludeKafka"]),
         .testTarget(
             name: "ConformanceTests",
