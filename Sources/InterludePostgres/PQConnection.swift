@@ -157,7 +157,8 @@ final class PQConnection {
     }
 
     private func failure(sqlState: SQLState?, message: String, constraint: String?, statement: String) -> PostgresError {
-        var text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = message.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
         if sqlState?.messageMayQuoteValues == true {
             text = "a parameter or stored value was not valid for its type (details withheld: they may quote parameter values)"
         }

@@ -70,6 +70,7 @@ public final class PostgresConnection: Sendable {
     /// When the connection breaks mid-transaction, the server rolls the transaction back and
     /// this throws a retriable `PostgresError` `.connectionLost`: nothing of it was written.
     /// - Parameter body: Runs the transaction's statements on this connection.
+    @discardableResult
     public func withTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await script("BEGIN", name: "transaction.begin")
         let value: T

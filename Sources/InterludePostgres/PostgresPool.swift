@@ -111,6 +111,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in a transaction on one pooled connection; rolls back when it throws.
+    @discardableResult
     public func withTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await withConnection { try await $0.withTransaction(body) }
     }
