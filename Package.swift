@@ -72,7 +72,7 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
-        .testTarget(name: "InterludePostgresTests", dependencies: ["InterludePostgres"]),
+        .testTarget(name: "InterludePostgresTests", dependencies: ["Interlude", "InterludePostgres"]),
         .testTarget(name: "InterludeKafkaTests", dependencies: ["InterludeKafka"]),
         .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludeExamples"]),
         .testTarget(

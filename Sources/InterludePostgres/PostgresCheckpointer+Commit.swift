@@ -1,0 +1,137 @@
+import Foundation
+import Interlude
+
+extension PostgresCheckpointer {
+    /// Applies a commit in one statement (one round trip, atomic) and returns the new version.
+    ///
+    /// - Throws: `GraphError` `.threadVersionConflict` when `expectedVersion` is not the stored
+    ///   version (0 and the thread exists, or the thread moved on); `.duplicateCommand` when a
+    ///   command id is already in the ledger. Either way nothing was written.
+    public func commit(_ commit: StepCommit) async throws -> Int64 {
+        let parameters = try Self.parameters(of: commit)
+        let version: Int64? = try await storage("commit to thread '\(commit.threadID)'") {
+            do {
+                let rows = try await pool.query(Statements.commit, parameters)
+                return try rows.first?.decode(Int64.self, at: 0)
+            } catch let error as PostgresError
+                where error.sqlState == .uniqueViolation && error.constraint == "command_ledger_pkey"
+            {
+                throw try await duplicateCommand(in: commit, cause: error)
+            } catch let error as PostgresError where error.sqlState == .uniqueViolation && error.constraint == "checkpoints_pkey" {
+                throw GraphError(
+                    .storage,
+                    "a checkpoint of this commit to thread '\(commit.threadID)' was already saved; saved checkpoints must never change",
+                    underlying: error)
+            }
+        }
+        guard let version else {
+            let current = try await thread(commit.threadID)?.version ?? 0
+            throw GraphError(
+                .threadVersionConflict,
+                "thread '\(commit.threadID)' moved on: expected version \(commit.expectedVersion), found \(current); re-read the thread and try again"
+            )
+        }
+        return version
+    }
+
+    private func duplicateCommand(in commit: StepCommit, cause: PostgresError) async throws -> GraphError {
+        let ids = commit.extras.commands.map(\.commandID)
+        let existing = Set(
+            try await pool.query(Statements.existingCommands, [.textArray(ids)]).map { try $0.decode(String.self, at: 0) })
+        let command = commit.extras.commands.first { existing.contains($0.commandID) } ?? commit.extras.commands[0]
+        return GraphError(
+            .duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'",
+            underlying: cause)
+    }
+
+    /// The commit statement's parameters, in `$n` order.
+    static func parameters(of commit: StepCommit) throws -> [PostgresValue] {
+        var values: [PostgresValue] = [
+            .text(commit.threadID), .int64(commit.expectedVersion), .uuid(commit.head), .text(commit.status.rawValue),
+            .text(commit.failureReason), .text(commit.graph.name), .int32(Int32(commit.graph.version)),
+            .double(commit.committedAt.timeIntervalSince1970),
+        ]
+
+        let checkpoints = commit.checkpoints.map(\.checkpoint)
+        var metadata: [Data?] = []
+        var shadowed: [Data?] = []
+        for checkpoint in checkpoints {
+            metadata.append(try json(checkpoint.metadataObject))
+            let own = checkpoint.metadata.filter { derivedMetadataKeys.contains($0.key) }
+            shadowed.append(own.isEmpty ? nil : try json(own))
+        }
+        values += [
+            .uuidArray(checkpoints.map(\.id)), .uuidArray(checkpoints.map(\.parentID)),
+            .int32Array(checkpoints.map { Int32($0.step) }), .textArray(checkpoints.map(\.source.rawValue)),
+            .textArray(checkpoints.map(\.graph.name)), .int32Array(checkpoints.map { Int32($0.graph.version) }),
+            .jsonbArray(try checkpoints.map { try json($0.channelVersions) }),
+            .jsonbArray(try checkpoints.map { try json($0.versionsSeen) }),
+            .jsonbArray(metadata), .jsonbArray(shadowed),
+            .doubleArray(checkpoints.map(\.createdAt.timeIntervalSince1970)),
+        ]
+
+        let blobs = commit.checkpoints.flatMap(\.blobs)
+        values += [
+            .textArray(blobs.map(\.channel)), .uuidArray(blobs.map(\.version)),
+            .textArray(blobs.map { $0.encoding == .full ? "full" : "append_delta" }),
+            .uuidArray(blobs.map(\.base)), .int32Array(blobs.map { Int32($0.depth) }), .byteaArray(blobs.map(\.data)),
+        ]
+
+        // A later write with the same (checkpoint, task, index) replaces an earlier one in place.
+        let writes = deduplicated(
+            commit.writes.flatMap { batch in batch.writes.map { (batch.checkpointID, $0) } },
+            key: { WriteKey(checkpoint: $0.0, task: $0.1.taskID, index: $0.1.index) })
+        values += [
+            .uuidArray(writes.map(\.0)), .textArray(writes.map(\.1.taskID)), .int32Array(writes.map { Int32($0.1.index) }),
+            .textArray(writes.map(\.1.node)), .textArray(writes.map(\.1.channel)), .byteaArray(writes.map(\.1.value)),
+        ]
+
+        let interrupts = deduplicated(commit.interrupts, key: \.id)
+        values += [
+            .textArray(interrupts.map(\.id)), .uuidArray(interrupts.map(\.checkpointID)),
+            .textArray(interrupts.map(\.taskID)), .textArray(interrupts.map(\.node)),
+            .jsonbArray(interrupts.map { $0.value.jsonData }), .textArray(interrupts.map(\.status.rawValue)),
+            .doubleArray(interrupts.map { $0.deadline?.timeIntervalSince1970 }),
+            .jsonbArray(try interrupts.map { try $0.onTimeout.map(json) }),
+            .doubleArray(interrupts.map(\.createdAt.timeIntervalSince1970)),
+            .doubleArray(interrupts.map { $0.resolvedAt?.timeIntervalSince1970 }),
+            .textArray(interrupts.map(\.resolvedBy)),
+        ]
+
+        let commands = deduplicated(commit.extras.commands, key: \.commandID)
+        values += [
+            .textArray(commands.map(\.commandID)), .textArray(commands.map(\.threadID)), .textArray(commands.map(\.kind)),
+            .textArray(commands.map(\.status)), .textArray(commands.map(\.outcome)),
+        ]
+
+        let outbox = commit.extras.outbox
+        values += [
+            .textArray(outbox.map(\.id)), .textArray(outbox.map(\.topic)), .textArray(outbox.map(\.key)),
+            .byteaArray(outbox.map(\.payload)), .jsonbArray(try outbox.map { try json($0.headers) }),
+        ]
+        return values
+    }
+
+    private struct WriteKey: Hashable {
+        var checkpoint: CheckpointID
+        var task: String
+        var index: Int
+    }
+
+    /// Keeps the first position of each key with the last value given for it (upsert order),
+    /// so one statement never touches the same row twice.
+    private static func deduplicated<T, K: Hashable>(_ items: [T], key: (T) -> K) -> [T] {
+        var position: [K: Int] = [:]
+        var result: [T] = []
+        for item in items {
+            let k = key(item)
+            if let i = position[k] {
+                result[i] = item
+            } else {
+                position[k] = result.count
+                result.append(item)
+            }
+        }
+        return result
+    }
+}

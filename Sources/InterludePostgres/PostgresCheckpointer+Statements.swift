@@ -1,0 +1,227 @@
+/// The checkpointer's SQL. Table names are unqualified: every pooled connection has its
+/// `search_path` set to the configured schema. Values are always `$n` parameters.
+extension PostgresCheckpointer {
+    enum Statements {
+        /// One statement applies a whole commit: compare-and-set the thread (UPDATE when the
+        /// caller read a version, INSERT for a new thread), then every other row only when
+        /// that succeeded. A single statement is atomic on its own, needs one round trip, and
+        /// a CAS miss writes nothing. Arrays travel as `unnest` parameters.
+        static let commit = PostgresStatement(
+            "checkpointer.commit",
+            sql: """
+                WITH updated AS (
+                    UPDATE threads
+                    SET version = version + 1, head = $3, status = $4, failure_reason = $5,
+                        graph_name = $6, graph_version = $7, updated_at = $8
+                    WHERE thread_id = $1 AND version = $2 AND $2 > 0
+                    RETURNING version
+                ), created AS (
+                    INSERT INTO threads (thread_id, graph_name, graph_version, status, failure_reason, head,
+                                         version, created_at, updated_at)
+                    SELECT $1, $6, $7, $4, $5, $3, 1, $8, $8 WHERE $2 = 0
+                    ON CONFLICT (thread_id) DO NOTHING
+                    RETURNING version
+                ), cas AS (
+                    SELECT version FROM updated UNION ALL SELECT version FROM created
+                ), new_checkpoints AS (
+                    INSERT INTO checkpoints (thread_id, checkpoint_id, parent_id, step, source, graph_name,
+                                             graph_version, channel_versions, versions_seen, metadata,
+                                             shadowed_metadata, created_at)
+                    SELECT $1, c.*
+                    FROM unnest($9::uuid[], $10::uuid[], $11::int4[], $12::text[], $13::text[], $14::int4[],
+                                $15::jsonb[], $16::jsonb[], $17::jsonb[], $18::jsonb[], $19::float8[]) AS c
+                    WHERE EXISTS (SELECT 1 FROM cas)
+                ), new_blobs AS (
+                    INSERT INTO channel_blobs (thread_id, channel, version, encoding, base_version, depth, data)
+                    SELECT $1, b.*
+                    FROM unnest($20::text[], $21::uuid[], $22::text[], $23::uuid[], $24::int4[], $25::bytea[]) AS b
+                    WHERE EXISTS (SELECT 1 FROM cas)
+                    ON CONFLICT DO NOTHING
+                ), new_writes AS (
+                    INSERT INTO pending_writes (thread_id, checkpoint_id, task_id, idx, node, channel, value)
+                    SELECT $1, w.checkpoint_id, w.task_id, w.idx, w.node, w.channel, w.value
+                    FROM unnest($26::uuid[], $27::text[], $28::int4[], $29::text[], $30::text[], $31::bytea[])
+                         WITH ORDINALITY AS w(checkpoint_id, task_id, idx, node, channel, value, ord)
+                    WHERE EXISTS (SELECT 1 FROM cas)
+                    ORDER BY w.ord
+                    ON CONFLICT (thread_id, checkpoint_id, task_id, idx)
+                    DO UPDATE SET node = EXCLUDED.node, channel = EXCLUDED.channel, value = EXCLUDED.value
+                ), new_interrupts AS (
+                    INSERT INTO interrupts (thread_id, interrupt_id, checkpoint_id, task_id, node, value, status,
+                                            deadline, on_timeout, created_at, resolved_at, resolved_by)
+                    SELECT $1, i.interrupt_id, i.checkpoint_id, i.task_id, i.node, i.value, i.status,
+                           i.deadline, i.on_timeout, i.created_at, i.resolved_at, i.resolved_by
+                    FROM unnest($32::text[], $33::uuid[], $34::text[], $35::text[], $36::jsonb[], $37::text[],
+                                $38::float8[], $39::jsonb[], $40::float8[], $41::float8[], $42::text[])
+                         WITH ORDINALITY AS i(interrupt_id, checkpoint_id, task_id, node, value, status,
+                                              deadline, on_timeout, created_at, resolved_at, resolved_by, ord)
+                    WHERE EXISTS (SELECT 1 FROM cas)
+                    ORDER BY i.ord
+                    ON CONFLICT (thread_id, interrupt_id) DO UPDATE SET
+                        checkpoint_id = EXCLUDED.checkpoint_id, task_id = EXCLUDED.task_id, node = EXCLUDED.node,
+                        value = EXCLUDED.value, status = EXCLUDED.status, deadline = EXCLUDED.deadline,
+                        on_timeout = EXCLUDED.on_timeout, created_at = EXCLUDED.created_at,
+                        resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by
+                ), new_commands AS (
+                    INSERT INTO command_ledger (command_id, thread_id, kind, status, outcome)
+                    SELECT l.*
+                    FROM unnest($43::text[], $44::text[], $45::text[], $46::text[], $47::text[]) AS l
+                    WHERE EXISTS (SELECT 1 FROM cas)
+                ), new_outbox AS (
+                    INSERT INTO outbox (id, topic, key, payload, headers)
+                    SELECT o.id, o.topic, o.key, o.payload, o.headers
+                    FROM unnest($48::text[], $49::text[], $50::text[], $51::bytea[], $52::jsonb[])
+                         WITH ORDINALITY AS o(id, topic, key, payload, headers, ord)
+                    WHERE EXISTS (SELECT 1 FROM cas)
+                    ORDER BY o.ord
+                    ON CONFLICT (id) DO NOTHING
+                )
+                SELECT version FROM cas
+                """)
+
+        static let thread = PostgresStatement(
+            "checkpointer.thread",
+            sql: """
+                SELECT version, head, status, failure_reason, graph_name, graph_version, updated_at
+                FROM threads WHERE thread_id = $1
+                """)
+
+        /// A checkpoint by id, or the thread's head when the id is NULL.
+        static let checkpoint = PostgresStatement(
+            "checkpointer.checkpoint",
+            sql: """
+                SELECT checkpoint_id, parent_id, step, source, graph_name, graph_version, channel_versions,
+                       versions_seen, metadata, shadowed_metadata, created_at
+                FROM checkpoints
+                WHERE thread_id = $1
+                  AND checkpoint_id = COALESCE($2, (SELECT head FROM threads WHERE thread_id = $1))
+                """)
+
+        /// Newest first below `$2` (NULL: no bound), whose metadata has every member of `$3`
+        /// with an equal value (`@>` narrows, the `jsonb_each` test makes it exact equality).
+        static let history = PostgresStatement(
+            "checkpointer.history",
+            sql: """
+                SELECT checkpoint_id, parent_id, step, source, graph_name, graph_version, channel_versions,
+                       versions_seen, metadata, shadowed_metadata, created_at
+                FROM checkpoints c
+                WHERE c.thread_id = $1
+                  AND ($2::uuid IS NULL OR c.checkpoint_id < $2)
+                  AND c.metadata @> $3
+                  AND NOT EXISTS (SELECT 1 FROM jsonb_each($3) f WHERE c.metadata -> f.key IS DISTINCT FROM f.value)
+                ORDER BY c.checkpoint_id DESC
+                LIMIT $4
+                """)
+
+        /// The blobs of the checkpoints' channel versions and every blob down their delta chains.
+        static let blobs = PostgresStatement(
+            "checkpointer.blobs",
+            sql: """
+                WITH RECURSIVE wanted AS (
+                    SELECT DISTINCT v.key AS channel, v.value::uuid AS version
+                    FROM checkpoints c, jsonb_each_text(c.channel_versions) v
+                    WHERE c.thread_id = $1 AND c.checkpoint_id = ANY($2)
+                ), chain AS (
+                    SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                    FROM wanted w
+                    JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = w.channel AND b.version = w.version
+                    UNION
+                    SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                    FROM chain c
+                    JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = c.channel AND b.version = c.base_version
+                )
+                SELECT channel, version, encoding, base_version, depth, data FROM chain
+                """)
+
+        static let writes = PostgresStatement(
+            "checkpointer.writes",
+            sql: """
+                SELECT checkpoint_id, task_id, idx, node, channel, value
+                FROM pending_writes
+                WHERE thread_id = $1 AND checkpoint_id = ANY($2)
+                ORDER BY seq
+                """)
+
+        static let interrupts = PostgresStatement(
+            "checkpointer.interrupts",
+            sql: """
+                SELECT thread_id, interrupt_id, checkpoint_id, task_id, node, value, status, deadline,
+                       on_timeout, created_at, resolved_at, resolved_by
+                FROM interrupts WHERE thread_id = $1 ORDER BY seq
+                """)
+
+        static let dueInterrupts = PostgresStatement(
+            "checkpointer.due_interrupts",
+            sql: """
+                SELECT thread_id, interrupt_id, checkpoint_id, task_id, node, value, status, deadline,
+                       on_timeout, created_at, resolved_at, resolved_by
+                FROM interrupts
+                WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= $1
+                ORDER BY deadline, seq
+                LIMIT $2
+                """)
+
+        static let command = PostgresStatement(
+            "checkpointer.command",
+            sql: "SELECT command_id, thread_id, kind, status, outcome FROM command_ledger WHERE command_id = $1")
+
+        static let existingCommands = PostgresStatement(
+            "checkpointer.existing_commands",
+            sql: "SELECT command_id FROM command_ledger WHERE command_id = ANY($1)")
+
+        static let unpublishedOutbox = PostgresStatement(
+            "checkpointer.unpublished_outbox",
+            sql: """
+                SELECT id, topic, key, payload, headers FROM outbox
+                WHERE published_at IS NULL ORDER BY seq LIMIT $1
+                """)
+
+        static let markPublished = PostgresStatement(
+            "checkpointer.mark_published",
+            sql: "UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL")
+
+        static let deleteThreadRow = PostgresStatement(
+            "checkpointer.delete_thread", sql: "DELETE FROM threads WHERE thread_id = $1")
+
+        /// Batched deletes keep each transaction (and its locks and WAL) small for long threads.
+        static let deleteWrites = PostgresStatement(
+            "checkpointer.delete_writes",
+            sql: """
+                DELETE FROM pending_writes WHERE ctid = ANY(ARRAY(
+                    SELECT ctid FROM pending_writes WHERE thread_id = $1 LIMIT $2))
+                """)
+        static let deleteBlobs = PostgresStatement(
+            "checkpointer.delete_blobs",
+            sql: """
+                DELETE FROM channel_blobs WHERE ctid = ANY(ARRAY(
+                    SELECT ctid FROM channel_blobs WHERE thread_id = $1 LIMIT $2))
+                """)
+        static let deleteCheckpoints = PostgresStatement(
+            "checkpointer.delete_checkpoints",
+            sql: """
+                DELETE FROM checkpoints WHERE ctid = ANY(ARRAY(
+                    SELECT ctid FROM checkpoints WHERE thread_id = $1 LIMIT $2))
+                """)
+        static let deleteInterrupts = PostgresStatement(
+            "checkpointer.delete_interrupts",
+            sql: """
+                DELETE FROM interrupts WHERE ctid = ANY(ARRAY(
+                    SELECT ctid FROM interrupts WHERE thread_id = $1 LIMIT $2))
+                """)
+
+        static let finishedThreads = PostgresStatement(
+            "checkpointer.finished_threads",
+            sql: """
+                SELECT thread_id FROM threads
+                WHERE status IN ('completed', 'failed') AND updated_at < $1
+                ORDER BY updated_at LIMIT $2
+                """)
+
+        static let sweepOutbox = PostgresStatement(
+            "checkpointer.sweep_outbox",
+            sql: """
+                DELETE FROM outbox WHERE seq = ANY(ARRAY(
+                    SELECT seq FROM outbox WHERE published_at < $1 ORDER BY seq LIMIT $2))
+                """)
+    }
+}

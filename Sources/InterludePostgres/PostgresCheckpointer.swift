@@ -1,0 +1,238 @@
+import Foundation
+import Interlude
+import Logging
+
+/// A ``Checkpointer`` that stores threads, checkpoints, channel values, pending writes,
+/// interrupts, the command ledger and the outbox in PostgreSQL.
+///
+/// It mirrors `InMemoryCheckpointer` exactly: a commit is one atomic statement that
+/// compares-and-sets `threads.version` and writes nothing when the thread moved on
+/// (`GraphError` `.threadVersionConflict`) or when a command id is already in the ledger
+/// (`.duplicateCommand`). Other failures surface as `GraphError` `.storage` with the
+/// ``PostgresError`` as `underlying` (retriable ones make the `GraphError` retriable).
+///
+/// ```swift
+/// let checkpointer = try PostgresCheckpointer(configuration: .init(url: databaseURL))
+/// try await checkpointer.migrate()
+/// ```
+public final class PostgresCheckpointer: Checkpointer {
+    /// Checkpointer settings.
+    public struct Configuration: Sendable {
+        /// A libpq conninfo or `postgres://` URL, passed to libpq unchanged.
+        public var url: String
+        /// The schema holding the tables, `^[a-z_][a-z0-9_]*$`. Default: `interlude`.
+        public var schema: String
+        /// How many connections the checkpointer opens at most. Default: 4.
+        public var poolSize: Int
+        /// Rows deleted per statement by ``deleteThread(_:)`` and the sweeps. Default: 1000.
+        public var deleteBatchSize: Int
+
+        /// Creates settings; see each property for its default.
+        public init(url: String, schema: String = "interlude", poolSize: Int = 4, deleteBatchSize: Int = 1000) {
+            self.url = url
+            self.schema = schema
+            self.poolSize = poolSize
+            self.deleteBatchSize = deleteBatchSize
+        }
+    }
+
+    /// The settings.
+    public let configuration: Configuration
+    /// The connections; usable for the caller's own statements in the same schema.
+    public let pool: PostgresPool
+    private let migrations: PostgresMigrations
+    let logger: Logger
+
+    /// Creates a checkpointer; connections open on first use.
+    /// - Parameters:
+    ///   - configuration: The settings.
+    ///   - logger: Default: label `interlude.postgres`.
+    ///   - clock: Times reconnect backoff. Default: `ContinuousClock()`.
+    /// - Throws: `PostgresError` `.invalidConfiguration` for an invalid schema name.
+    public init(
+        configuration: Configuration, logger: Logger = Logger(label: "interlude.postgres"),
+        clock: any Clock<Duration> = ContinuousClock()
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.migrations = try PostgresMigrations(schema: configuration.schema, logger: logger)
+        self.pool = PostgresPool(
+            configuration: .init(url: configuration.url, size: configuration.poolSize, searchPath: [configuration.schema]),
+            logger: logger, clock: clock)
+    }
+
+    /// Creates or upgrades the tables; safe to call from many processes at once.
+    /// - Returns: The migration versions applied (empty when the schema was current).
+    /// - Throws: `PostgresError` `.schemaTooNew`, `.migrationFailed` or a connection error.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        try await migrations.migrate(on: pool)
+    }
+
+    /// Checks that the schema exists and is at the version this build needs.
+    /// - Throws: `PostgresError` `.schemaMissing`, `.schemaOutdated` or `.schemaTooNew`.
+    public func verifySchema() async throws {
+        try await migrations.verify(on: pool)
+    }
+
+    /// Closes the connections.
+    public func close() { pool.close() }
+
+    // MARK: Reads
+
+    public func thread(_ threadID: String) async throws -> ThreadRecord? {
+        try await storage("read thread '\(threadID)'") {
+            let rows = try await pool.query(Statements.thread, [.text(threadID)])
+            guard let row = rows.first else { return nil }
+            return ThreadRecord(
+                threadID: threadID, version: try row.decode(at: 0), head: try row.decode(at: 1),
+                status: try Self.decodeEnum(ThreadStatus.self, row, 2), failureReason: try row.decode(at: 3),
+                graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
+                updatedAt: Date(timeIntervalSince1970: try row.decode(at: 6)))
+        }
+    }
+
+    public func checkpoint(thread threadID: String, id: CheckpointID?) async throws -> CheckpointTuple? {
+        try await storage("load a checkpoint of thread '\(threadID)'") {
+            try await pool.withConnection { connection in
+                let rows = try await connection.query(Statements.checkpoint, [.text(threadID), .uuid(id)])
+                guard let row = rows.first else { return nil }
+                return try await tuples([try Self.decodeCheckpoint(row)], thread: threadID, on: connection).first
+            }
+        }
+    }
+
+    public func history(thread threadID: String, query: HistoryQuery) async throws -> [CheckpointTuple] {
+        try await storage("read the history of thread '\(threadID)'") {
+            try await pool.withConnection { connection in
+                let rows = try await connection.query(
+                    Statements.history,
+                    [.text(threadID), .uuid(query.before), .jsonb(JSONValue.object(query.filter)), .int(query.limit)])
+                let checkpoints = try rows.map(Self.decodeCheckpoint)
+                return try await tuples(checkpoints, thread: threadID, on: connection)
+            }
+        }
+    }
+
+    /// Loads the blobs (with delta chains) and pending writes of some checkpoints of a thread.
+    private func tuples(_ checkpoints: [Checkpoint], thread threadID: String, on connection: PostgresConnection) async throws -> [CheckpointTuple] {
+        guard !checkpoints.isEmpty else { return [] }
+        let ids = PostgresValue.uuidArray(checkpoints.map(\.id))
+        var blobs: [BlobKey: ChannelBlob] = [:]
+        for row in try await connection.query(Statements.blobs, [.text(threadID), ids]) {
+            let blob = try Self.decodeBlob(row)
+            blobs[BlobKey(channel: blob.channel, version: blob.version)] = blob
+        }
+        var writes: [CheckpointID: [PendingWrite]] = [:]
+        for row in try await connection.query(Statements.writes, [.text(threadID), ids]) {
+            let checkpointID: CheckpointID = try row.decode(at: 0)
+            writes[checkpointID, default: []].append(
+                PendingWrite(
+                    taskID: try row.decode(at: 1), node: try row.decode(at: 3), index: try row.decode(at: 2),
+                    channel: try row.decode(at: 4), value: try row.decode(at: 5)))
+        }
+        return checkpoints.map { checkpoint in
+            var chain: [ChannelBlob] = []
+            for (channel, version) in checkpoint.channelVersions.sorted(by: { $0.key < $1.key }) {
+                var key = BlobKey(channel: channel, version: version)
+                while let blob = blobs[key] {
+                    chain.append(blob)
+                    guard let base = blob.base else { break }
+                    key = BlobKey(channel: channel, version: base)
+                }
+            }
+            return CheckpointTuple(checkpoint: checkpoint, blobs: chain, pendingWrites: writes[checkpoint.id] ?? [])
+        }
+    }
+
+    public func interrupts(thread threadID: String) async throws -> [InterruptRecord] {
+        try await storage("read the interrupts of thread '\(threadID)'") {
+            try await pool.query(Statements.interrupts, [.text(threadID)]).map(Self.decodeInterrupt)
+        }
+    }
+
+    public func dueInterrupts(at date: Date, limit: Int) async throws -> [InterruptRecord] {
+        try await storage("read due interrupts") {
+            try await pool.query(Statements.dueInterrupts, [.double(date.timeIntervalSince1970), .int(limit)])
+                .map(Self.decodeInterrupt)
+        }
+    }
+
+    public func command(_ commandID: String) async throws -> CommandRecord? {
+        try await storage("read command '\(commandID)'") {
+            guard let row = try await pool.query(Statements.command, [.text(commandID)]).first else { return nil }
+            return CommandRecord(
+                commandID: try row.decode(at: 0), threadID: try row.decode(at: 1), kind: try row.decode(at: 2),
+                status: try row.decode(at: 3), outcome: try row.decode(at: 4))
+        }
+    }
+
+    public func unpublishedOutbox(limit: Int) async throws -> [OutboxMessage] {
+        try await storage("read the outbox") {
+            try await pool.query(Statements.unpublishedOutbox, [.int(limit)]).map { row in
+                OutboxMessage(
+                    id: try row.decode(at: 0), topic: try row.decode(at: 1), key: try row.decode(at: 2),
+                    payload: try row.decode(at: 3),
+                    headers: try Self.decodeJSON([String: String].self, row, 4))
+            }
+        }
+    }
+
+    public func markPublished(_ ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await storage("mark outbox messages published") {
+            try await pool.execute(Statements.markPublished, [.textArray(ids)])
+        }
+    }
+
+    // MARK: Deletes and retention
+
+    public func deleteThread(_ threadID: String) async throws {
+        try await storage("delete thread '\(threadID)'") {
+            try await pool.withConnection { connection in
+                // The thread row first: from then on the thread reads as absent.
+                try await connection.execute(Statements.deleteThreadRow, [.text(threadID)])
+                let batch = configuration.deleteBatchSize
+                for statement in [Statements.deleteWrites, Statements.deleteBlobs, Statements.deleteInterrupts, Statements.deleteCheckpoints] {
+                    while try await connection.execute(statement, [.text(threadID), .int(batch)]) >= batch {}
+                }
+            }
+        }
+    }
+
+    /// Deletes up to `batchSize` completed or failed threads last written before `date`, with
+    /// everything they stored except their command-ledger rows (kept for idempotency).
+    /// - Returns: How many threads were deleted; call again while it equals `batchSize`.
+    @discardableResult
+    public func sweepFinishedThreads(olderThan date: Date, batchSize: Int = 100) async throws -> Int {
+        let ids = try await storage("find finished threads") {
+            try await pool.query(Statements.finishedThreads, [.double(date.timeIntervalSince1970), .int(batchSize)])
+                .map { try $0.decode(String.self, at: 0) }
+        }
+        for id in ids { try await deleteThread(id) }
+        return ids.count
+    }
+
+    /// Deletes up to `batchSize` outbox messages published before `date`.
+    /// - Returns: How many were deleted; call again while it equals `batchSize`.
+    @discardableResult
+    public func sweepPublishedOutbox(olderThan date: Date, batchSize: Int = 1000) async throws -> Int {
+        try await storage("sweep the outbox") {
+            try await pool.execute(Statements.sweepOutbox, [.timestamptz(date), .int(batchSize)])
+        }
+    }
+
+    /// Runs `body`, reporting failures as `GraphError` `.storage` with the cause underneath.
+    @discardableResult
+    func storage<T: Sendable>(_ what: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as GraphError {
+            throw error
+        } catch let error as PostgresError {
+            throw GraphError(.storage, "PostgreSQL could not \(what()): \(error.message)", underlying: error)
+        } catch {
+            throw GraphError(.storage, "could not \(what()): \(error)", underlying: error)
+        }
+    }
+}

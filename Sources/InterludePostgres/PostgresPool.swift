@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A small pool of ``PostgresConnection``s shared by many tasks.
+///
+/// Connections open lazily, up to ``Configuration/size``. Before a connection is handed out
+/// the pool checks it without a round trip (still open, idle, not closed by the server); a
+/// broken one is replaced. Opening a connection retries with exponential backoff while the
+/// failure is retriable (server down, restarting, starting up), so a pool survives a server
+/// restart without a process restart. A statement that was running when the connection broke
+/// fails with a retriable `PostgresError` `.connectionLost`; the pool never re-runs it.
+public final class PostgresPool: Sendable {
+    /// Pool settings.
+    public struct Configuration: Sendable {
+        /// A libpq conninfo or `postgres://` URL, passed to libpq unchanged.
+        public var url: String
+        /// The most connections open at once. Default: 4.
+        public var size: Int
+        /// Schemas set as `search_path` on every new connection. Default: `nil` (the server's).
+        public var searchPath: [String]?
+        /// How many times to try opening a connection before giving up. Default: 8.
+        public var connectAttempts: Int
+        /// The wait after the first failed attempt; it doubles after each further one. Default: 50 ms.
+        public var initialBackoff: Duration
+        /// The longest wait between attempts. Default: 2 seconds.
+        public var maxBackoff: Duration
+
+        /// Creates settings; see each property for its default.
+        public init(
+            url: String, size: Int = 4, searchPath: [String]? = nil, connectAttempts: Int = 8,
+            initialBackoff: Duration = .milliseconds(50), maxBackoff: Duration = .seconds(2)
+        ) {
+            self.url = url
+            self.size = size
+            self.searchPath = searchPath
+            self.connectAttempts = connectAttempts
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+        }
+
+        /// The wait before attempt `attempt + 1` after `attempt` failures (1-based).
+        func backoff(after attempt: Int) -> Duration {
+            var delay = initialBackoff
+            for _ in 1..<max(attempt, 1) {
+                delay = delay * 2
+                if delay >= maxBackoff { return maxBackoff }
+            }
+            return min(delay, maxBackoff)
+        }
+    }
+
+    private enum Lease: Sendable {
+        case existing(PostgresConnection)
+        case open
+    }
+
+    private struct State {
+        var idle: [PostgresConnection] = []
+        var open = 0
+        var waiters: [CheckedContinuation<Lease, any Error>] = []
+        var closed = false
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let clock: any Clock<Duration>
+    private let state = Mutex(State())
+
+    /// Creates a pool; no connection opens until one is needed.
+    /// - Parameters:
+    ///   - configuration: The settings.
+    ///   - logger: For reconnect attempts and server notices. Default: label `interlude.postgres`.
+    ///   - clock: Times the backoff between connection attempts. Default: `ContinuousClock()`.
+    public init(
+        configuration: Configuration, logger: Logger = Logger(label: "interlude.postgres"),
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+    }
+
+    deinit { close() }
+
+    /// Runs `body` with a connection of the pool, then gives the connection back.
+    /// - Throws: What `body` throws, or `PostgresError` when no connection could be opened
+    ///   (`.connectionFailed` is retriable) or the pool is closed (`.poolClosed`).
+    public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await acquire()
+        do {
+            let value = try await body(connection)
+            release(connection)
+            return value
+        } catch {
+            release(connection)
+            throw error
+        }
+    }
+
+    /// Runs a statement on a pooled connection.
+    @discardableResult
+    public func query(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws -> PostgresRows {
+        try await withConnection { try await $0.query(statement, parameters) }
+    }
+
+    /// Runs a statement on a pooled connection and returns how many rows it changed.
+    @discardableResult
+    public func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws -> Int {
+        try await withConnection { try await $0.execute(statement, parameters) }
+    }
+
+    /// Runs `body` in a transaction on one pooled connection; rolls back when it throws.
+    @discardableResult
+    public func withTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await withConnection { try await $0.withTransaction(body) }
+    }
+
+    /// Checks that the server answers a trivial statement.
+    /// - Throws: `PostgresError` when it does not.
+    public func checkHealth() async throws {
+        try await query(Self.ping)
+    }
+
+    private static let ping = PostgresStatement("pool.ping", sql: "SELECT 1")
+
+    /// Closes idle connections and refuses new work; connections in use close when returned.
+    public func close() {
+        let (idle, waiters) = state.withLock { state in
+            state.closed = true
+            defer {
+                state.idle = []
+                state.waiters = []
+            }
+            return (state.idle, state.waiters)
+        }
+        for connection in idle { connection.close() }
+        for waiter in waiters { waiter.resume(throwing: PostgresError(.poolClosed, "the PostgreSQL pool was closed")) }
+    }
+
+    private func acquire() async throws -> PostgresConnection {
+        let lease: Lease = try await withCheckedThrowingContinuation { continuation in
+            let immediate: Result<Lease, any Error>? = state.withLock { state in
+                if state.closed { return .failure(PostgresError(.poolClosed, "the PostgreSQL pool was closed")) }
+                if let connection = state.idle.popLast() { return .success(.existing(connection)) }
+                if state.open < configuration.size {
+                    state.open += 1
+                    return .success(.open)
+                }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let immediate { continuation.resume(with: immediate) }
+        }
+        switch lease {
+        case .existing(let connection):
+            if await connection.checkHealth() { return connection }
+            logger.info("replacing a PostgreSQL connection the server closed")
+            connection.close()
+            return try await openCounted()
+        case .open:
+            return try await openCounted()
+        }
+    }
+
+    /// Opens a connection for a slot already counted in `open`; frees the slot on failure.
+    private func openCounted() async throws -> PostgresConnection {
+        do {
+            return try await openWithBackoff()
+        } catch {
+            slotFreed()
+            throw error
+        }
+    }
+
+    private func openWithBackoff() async throws -> PostgresConnection {
+        var attempt = 1
+        while true {
+            do {
+                return try await PostgresConnection.connect(
+                    url: configuration.url, searchPath: configuration.searchPath, logger: logger)
+            } catch {
+                guard error.isRetriable, attempt < configuration.connectAttempts else { throw error }
+                let delay = configuration.backoff(after: attempt)
+                logger.warning(
+                    "PostgreSQL connection attempt \(attempt) of \(configuration.connectAttempts) failed; retrying in \(delay)",
+                    metadata: ["pg.sqlstate": "\(error.sqlState?.code ?? "")"])
+                try await clock.sleep(for: delay)
+                attempt += 1
+            }
+        }
+    }
+
+    private func release(_ connection: PostgresConnection) {
+        if connection.isBroken {
+            connection.close()
+            slotFreed()
+            return
+        }
+        let (waiter, closeIt) = state.withLock { state -> (CheckedContinuation<Lease, any Error>?, Bool) in
+            if state.closed {
+                state.open -= 1
+                return (nil, true)
+            }
+            if !state.waiters.isEmpty { return (state.waiters.removeFirst(), false) }
+            state.idle.append(connection)
+            return (nil, false)
+        }
+        if closeIt { connection.close() }
+        waiter?.resume(returning: .existing(connection))
+    }
+
+    /// A connection slot became free: give it to a waiter (who opens a new one) or drop it.
+    private func slotFreed() {
+        let waiter = state.withLock { state -> CheckedContinuation<Lease, any Error>? in
+            if !state.closed, !state.waiters.isEmpty { return state.waiters.removeFirst() }
+            state.open -= 1
+            return nil
+        }
+        waiter?.resume(returning: .open)
+    }
+}

@@ -1,0 +1,125 @@
+-- Interlude PostgreSQL schema, version 1.
+--
+-- Applied by PostgresMigrations inside one transaction, with search_path set to the
+-- configured schema (default "interlude"): table names here are unqualified.
+-- Append-only: never edit a released migration, add 0002_name.sql instead.
+--
+-- Times that come from Swift (`Date`) are stored as double precision seconds since
+-- 1970-01-01 UTC so they round-trip exactly (timestamptz keeps only microseconds); read
+-- them with to_timestamp(column). Bookkeeping times set by the server are timestamptz.
+-- Checkpoint and channel versions are UUIDv7 ids stored as uuid: their byte order is their
+-- time order, so "ORDER BY checkpoint_id DESC" is newest first.
+
+-- One row per thread: the head the workers compare-and-set.
+CREATE TABLE threads (
+    thread_id      text PRIMARY KEY,
+    graph_name     text NOT NULL,
+    graph_version  integer NOT NULL,
+    status         text NOT NULL CHECK (status IN ('ready', 'interrupted', 'completed', 'failed')),
+    failure_reason text,
+    head           uuid NOT NULL,
+    -- Bumped by every commit; a commit applies only when it names the current version.
+    version        bigint NOT NULL CHECK (version > 0),
+    created_at     double precision NOT NULL,
+    updated_at     double precision NOT NULL
+);
+
+-- The retention sweep: finished threads by age.
+CREATE INDEX threads_finished ON threads (updated_at) WHERE status IN ('completed', 'failed');
+
+CREATE TABLE checkpoints (
+    thread_id         text NOT NULL,
+    checkpoint_id     uuid NOT NULL,
+    parent_id         uuid,
+    step              integer NOT NULL,
+    source            text NOT NULL CHECK (source IN ('input', 'loop', 'update', 'fork')),
+    graph_name        text NOT NULL,
+    graph_version     integer NOT NULL,
+    -- {"channel": "version uuid", ...}
+    channel_versions  jsonb NOT NULL,
+    -- {"node": {"channel": "version uuid", ...}, ...}
+    versions_seen     jsonb NOT NULL,
+    -- Checkpoint.metadataObject: the caller's metadata with "source" and "step" merged in,
+    -- which is what history filters match.
+    metadata          jsonb NOT NULL,
+    -- The caller's own "source"/"step" members, which metadataObject overrides (rarely set).
+    shadowed_metadata jsonb,
+    created_at        double precision NOT NULL,
+    -- Also the index for "latest checkpoint of a thread" and history paging (backward scan).
+    PRIMARY KEY (thread_id, checkpoint_id)
+);
+
+-- Channel values by version; a checkpoint stores only the channels its step changed.
+CREATE TABLE channel_blobs (
+    thread_id    text NOT NULL,
+    channel      text NOT NULL,
+    version      uuid NOT NULL,
+    -- 'full': data is the whole value; 'append_delta': data is a JSON array appended to the
+    -- value at base_version (NULL base: appended to empty).
+    encoding     text NOT NULL CHECK (encoding IN ('full', 'append_delta')),
+    base_version uuid,
+    depth        integer NOT NULL,
+    data         bytea NOT NULL,
+    PRIMARY KEY (thread_id, channel, version)
+);
+
+-- Writes of tasks saved against the checkpoint they ran from; upserted by (task_id, idx).
+CREATE TABLE pending_writes (
+    thread_id     text NOT NULL,
+    checkpoint_id uuid NOT NULL,
+    task_id       text NOT NULL,
+    idx           integer NOT NULL,
+    node          text NOT NULL,
+    channel       text NOT NULL,
+    value         bytea NOT NULL,
+    -- Insertion order; a replaced write keeps its place.
+    seq           bigint GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY (thread_id, checkpoint_id, task_id, idx)
+);
+
+-- Every interrupt a thread raised; pending ones with a deadline are the timer index.
+CREATE TABLE interrupts (
+    thread_id     text NOT NULL,
+    interrupt_id  text NOT NULL,
+    checkpoint_id uuid NOT NULL,
+    task_id       text NOT NULL,
+    node          text NOT NULL,
+    value         jsonb NOT NULL,
+    status        text NOT NULL CHECK (status IN ('pending', 'resolved', 'expired', 'cancelled')),
+    deadline      double precision,
+    on_timeout    jsonb,
+    created_at    double precision NOT NULL,
+    resolved_at   double precision,
+    resolved_by   text,
+    -- Order raised; a replaced record keeps its place.
+    seq           bigint GENERATED ALWAYS AS IDENTITY,
+    PRIMARY KEY (thread_id, interrupt_id)
+);
+
+-- The timer sweep: pending interrupts by deadline.
+CREATE INDEX interrupts_due ON interrupts (deadline) WHERE status = 'pending' AND deadline IS NOT NULL;
+
+-- Idempotency: one row per command applied or refused. Kept when a thread is deleted.
+CREATE TABLE command_ledger (
+    command_id text PRIMARY KEY,
+    thread_id  text NOT NULL,
+    kind       text NOT NULL,
+    status     text NOT NULL,
+    outcome    text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The transactional outbox: events committed with the step that caused them.
+CREATE TABLE outbox (
+    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           text NOT NULL UNIQUE,
+    topic        text NOT NULL,
+    key          text NOT NULL,
+    payload      bytea NOT NULL,
+    headers      jsonb NOT NULL DEFAULT '{}',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz
+);
+
+-- The relay: unpublished messages, oldest first.
+CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
