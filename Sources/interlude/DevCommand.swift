@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Interlude
+import InterludeKafka
+import InterludePostgres
+import InterludeWorker
+import Logging
+
+/// `interlude dev`: the whole system on this machine with no set-up.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Start PostgreSQL, an embedded Kafka cluster and workers, run example approvals and review them here.",
+        discussion: """
+            Starts a throwaway PostgreSQL under .interlude/pg (scripts/pg-server.sh), librdkafka's mock \
+            Kafka cluster in this process (real Kafka protocol on loopback; any Kafka client can join at \
+            the printed address), and worker processes. Addresses go to .interlude/dev.env. Then it starts \
+            approval runs and shows each question; answer a (approve), r (reject), e <text> (edit the \
+            draft) or JSON. With --auto-approve N it runs N threads unattended and prints a summary.
+            """
+    )
+
+    @Option(help: "Run this many approval threads unattended, then print a summary and exit.")
+    var autoApprove: Int?
+
+    @Option(help: "Approval runs to start for the interactive review. Default: 3.")
+    var runs = 3
+
+    @Option(help: "Worker processes. Default: 2.")
+    var workers = 2
+
+    @Option(help: "Partitions per topic. Default: 4.")
+    var partitions: Int32 = 4
+
+    @Option(help: "Brokers in the embedded cluster. Default: 1.")
+    var brokers = 1
+
+    func run() async throws {
+        guard workers >= 1, runs >= 1, partitions >= 1, brokers >= 1 else { throw DemoError("--workers, --runs, --partitions and --brokers must be 1 or more") }
+        if let autoApprove, autoApprove < 1 { throw DemoError("--auto-approve needs a positive number of threads") }
+        let logger = makeLogger("interlude.dev")
+        let console = Console()
+        let root = try DevEnvironment.projectRoot()
+        let state = root.appendingPathComponent(".interlude")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+
+        console.say("Starting PostgreSQL (.interlude/pg)...")
+        let database = try DevEnvironment.startPostgres(root: root, directory: state.appendingPathComponent("pg"))
+        defer { DevEnvironment.stopPostgres(root: root, directory: state.appendingPathComponent("pg")) }
+        let schema = "dev_\(UInt32.random(in: 0...UInt32.max))"
+        let checkpointer = try PostgresCheckpointer(configuration: .init(url: database, schema: schema), logger: logger)
+        try await checkpointer.migrate()
+        checkpointer.close()
+
+        console.say("Starting the embedded Kafka cluster...")
+        let cluster = try KafkaDevCluster(brokers: brokers, logger: logger)
+        let topics = TopicNames()
+        try cluster.createTopics(topics.all.map { KafkaTopicSpec(name: $0, partitions: partitions) })
+        let settings: [String: String] = [
+            "INTERLUDE_DATABASE_URL": database, "INTERLUDE_DATABASE_SCHEMA": schema,
+            "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrapServers, "INTERLUDE_TOPIC_PREFIX": topics.prefix,
+            "INTERLUDE_CREATE_TOPICS": "false", "INTERLUDE_MIGRATE": "false", "INTERLUDE_SESSION_TIMEOUT_MS": "6000",
+        ]
+        let envFile = state.appendingPathComponent("dev.env")
+        try settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n").appending("\n").write(to: envFile, atomically: true, encoding: .utf8)
+        console.say("Kafka bootstrap servers: \(cluster.bootstrapServers) (topics \(topics.prefix)*)")
+        console.say("PostgreSQL: \(DevEnvironment.masked(database)) schema \(schema)")
+        console.say("Settings written to .interlude/dev.env")
+
+        let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state)
+        defer { fleet.stop() }
+        console.say("Started \(workers) worker processes (logs in .interlude/worker-N.log)")
+
+        var environment = try DeploymentEnvironment(ProcessInfo.processInfo.environment.merging(settings) { _, new in new })
+        environment.sessionTimeoutMilliseconds = 6000
+        if let autoApprove {
+            console.say("Running \(autoApprove) approval threads unattended...")
+            let report = try await LoadDriver(environment: environment, logger: logger).run(count: autoApprove)
+            console.say(report.line)
+            console.say("workers: \(workers), partitions: \(partitions), brokers: \(brokers)")
+        } else {
+            let producer = try KafkaProducer(configuration: environment.producerConfiguration(), logger: logger)
+            let client = CommandClient(producer: producer, topics: topics)
+            let people = ["ana", "bo", "chen", "dara", "eli", "fay"]
+            for i in 0..<runs {
+                let name = people[i % people.count]
+                try await client.send(CommandMessage(
+                    id: "dev-run-\(UUID().uuidString.lowercased())", threadID: "dev-\(name)-\(i)",
+                    body: .run(graph: "approval", input: ["recipient": .string("\(name)@example.com"), "subject": "quarterly report"], config: nil, ifBusy: .reject)))
+            }
+            await producer.close()
+            console.say("Started \(runs) approval runs.")
+            try await ReviewDesk(environment: environment, logger: logger).interactive(expectedCompletions: runs)
+        }
+        _ = cluster
+    }
+}
+
+/// `interlude review`: the terminal review desk against any deployment.
+struct ReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review",
+        abstract: "Show pending interrupts from the reviews topic and answer them (publishes resume commands).",
+        discussion: "Uses INTERLUDE_KAFKA_BOOTSTRAP_SERVERS and INTERLUDE_TOPIC_PREFIX (and INTERLUDE_KAFKA_* properties). With `interlude dev` running, `set -a; . .interlude/dev.env` points it there."
+    )
+
+    @Option(help: "Leave after this many runs completed. Default: stay until stdin ends.")
+    var until: Int?
+
+    func run() async throws {
+        try await ReviewDesk(environment: try DeploymentEnvironment(), logger: makeLogger("interlude.review")).interactive(expectedCompletions: until)
+    }
+}

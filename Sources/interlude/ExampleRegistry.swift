@@ -1,0 +1,19 @@
+import Interlude
+import InterludeExamples
+import InterludeWorker
+
+/// The graphs `interlude worker` hosts: every example. A deployment with its own graphs
+/// builds its own executable and registers them the same way (see docs/running-workers.md).
+enum ExampleRegistry {
+    static func make(checkpointer: any Checkpointer) throws -> GraphRegistry {
+        var registry = GraphRegistry()
+        registry.register(try ApprovalExample.makeGraph(checkpointer: checkpointer))
+        registry.register(try EditStateExample.makeGraph(checkpointer: checkpointer))
+        registry.register(try ToolReviewExample.makeGraph(checkpointer: checkpointer))
+        registry.register(try ValidatedInputExample.makeGraph(checkpointer: checkpointer))
+        registry.register(try MultiQuestionExample.makeGraph(checkpointer: checkpointer))
+        registry.register(try ConditionalInterruptExample.makeGraph(checkpointer: checkpointer))
+        registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
+        return registry
+    }
+}

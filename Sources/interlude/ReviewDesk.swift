@@ -1,0 +1,122 @@
+import Foundation
+import Interlude
+import InterludeKafka
+import InterludeWorker
+import Logging
+import Synchronization
+
+/// What a reviewer can type, per graph: short answers for the example graphs, raw JSON for any.
+enum AnswerPresets {
+    static func help(graph: String) -> String {
+        switch graph {
+        case "approval": "a = approve, r = reject, e <text> = edit the draft and ask again, or a JSON answer"
+        default: "type the answer as JSON (e.g. true, \"text\", {\"field\": 1})"
+        }
+    }
+
+    /// The command a reviewer's line means for this review, or an explanation of what to type.
+    static func command(for line: String, review: JSONValue) -> Result<CommandMessage, DemoError> {
+        let thread = review["thread_id"]?.stringValue ?? ""
+        let interrupt = review["interrupt_id"]?.stringValue ?? ""
+        let graph = review["graph"]?.stringValue ?? ""
+        let id = "review-\(UUID().uuidString.lowercased())"
+        func resume(_ value: JSONValue) -> CommandMessage {
+            CommandMessage(id: id, threadID: thread, body: .resume(value: nil, values: [interrupt: value], checkpointID: nil))
+        }
+        let text = line.trimmingCharacters(in: .whitespaces)
+        if graph == "approval" {
+            switch text.lowercased() {
+            case "a", "approve", "y", "yes": return .success(resume(["approved": true, "comment": "approved in review"]))
+            case "r", "reject", "n", "no": return .success(resume(["approved": false, "comment": "rejected in review"]))
+            default: break
+            }
+            if text.hasPrefix("e ") || text.hasPrefix("edit ") {
+                let draft = String(text.drop { $0 != " " }.dropFirst())
+                return .success(CommandMessage(id: id, threadID: thread, body: .updateState(values: ["draft": .string(draft)], asNode: "draft", checkpointID: nil, continueRun: true)))
+            }
+        }
+        guard let value = try? JSONValue(json: Data(text.utf8)) else {
+            return .failure(DemoError("not understood: \(help(graph: graph))"))
+        }
+        return .success(resume(value))
+    }
+}
+
+/// Reads review and event topics and shows them, answering reviews from the terminal or
+/// automatically. The terminal side of `interlude dev` and `interlude review`.
+struct ReviewDesk {
+    let environment: DeploymentEnvironment
+    let logger: Logger
+
+    /// Runs an interactive review session until `expectedCompletions` runs completed (or
+    /// stdin ends).
+    func interactive(expectedCompletions: Int?) async throws {
+        let producer = try KafkaProducer(configuration: environment.producerConfiguration(), logger: logger)
+        let client = CommandClient(producer: producer, topics: environment.topics)
+        var consumerConfig = environment.consumerConfiguration(groupID: "interlude.review.\(UUID().uuidString.lowercased())")
+        consumerConfig.offsetReset = .earliest
+        let consumer = try KafkaConsumer(topics: [environment.topics.reviews, environment.topics.events], configuration: consumerConfig, logger: logger)
+        let console = Console()
+        var lines = StdinLines.stream().makeAsyncIterator()
+        var completed = Set<String>()
+        console.say("Waiting for interrupts (the first consumer-group join takes a few seconds)...")
+        for try await event in consumer.events {
+            guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)) else { continue }
+            switch json["type"]?.stringValue {
+            case "interrupt":
+                console.say("")
+                console.say("== thread \(json["thread_id"]?.stringValue ?? "?") asks (\(json["graph"]?.stringValue ?? "?") / node \(json["node"]?.stringValue ?? "?")):")
+                console.say(pretty(json["value"] ?? .null).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+                if let deadline = json["deadline"]?.stringValue { console.say("   (answer before \(deadline))") }
+                while true {
+                    console.say("   \(AnswerPresets.help(graph: json["graph"]?.stringValue ?? ""))")
+                    print("   > ", terminator: "")
+                    fflush(nil)
+                    guard let line = await lines.next() else {
+                        console.say("(end of input: leaving the review desk; unanswered questions stay pending)")
+                        await consumer.close()
+                        await producer.close()
+                        return
+                    }
+                    switch AnswerPresets.command(for: line, review: json) {
+                    case .success(let command):
+                        try await client.send(command)
+                        console.say("   sent \(command.type) \(command.id)")
+                    case .failure(let explanation):
+                        console.say("   \(explanation)")
+                        continue
+                    }
+                    break
+                }
+            case "completed":
+                let thread = json["thread_id"]?.stringValue ?? "?"
+                completed.insert(thread)
+                console.say("-- thread \(thread) completed: \(summary(json["values"]))")
+            case "rejected":
+                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?"): command refused (\(json["reason"]?.stringValue ?? "?")): \(json["message"]?.stringValue ?? "")")
+            case "failed":
+                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?") failed: \(json["reason"]?.stringValue ?? "?")")
+            default:
+                break
+            }
+            if let expectedCompletions, completed.count >= expectedCompletions {
+                console.say("")
+                console.say("All \(expectedCompletions) runs completed.")
+                break
+            }
+        }
+        await consumer.close()
+        await producer.close()
+    }
+
+    private func pretty(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? value.description
+    }
+
+    private func summary(_ values: JSONValue?) -> String {
+        guard let object = values?.objectValue else { return "" }
+        return object.keys.sorted().filter { $0 != "log" && $0 != "draft" }.map { "\($0)=\(object[$0]!)" }.joined(separator: ", ")
+    }
+}
