@@ -30,6 +30,8 @@ struct DeploymentEnvironment {
     var maxAttempts: Int
     /// `INTERLUDE_SESSION_TIMEOUT_MS`: consumer group session timeout. Default: 10000.
     var sessionTimeoutMilliseconds: Int
+    /// `INTERLUDE_FETCH_WAIT_MAX_MS`: consumer fetch wait (`fetch.wait.max.ms`). Default: 10.
+    var fetchWaitMaxMilliseconds: Int
     /// `INTERLUDE_LOG_LEVEL`: trace, debug, info, notice, warning, error. Default: info.
     var logLevel: String
     /// `INTERLUDE_KAFKA_<PROPERTY>`: any librdkafka property, `_` read as `.`
@@ -62,6 +64,7 @@ struct DeploymentEnvironment {
         migrate = try bool("INTERLUDE_MIGRATE", true)
         maxAttempts = try int("INTERLUDE_MAX_ATTEMPTS", 3)
         sessionTimeoutMilliseconds = try int("INTERLUDE_SESSION_TIMEOUT_MS", 10_000)
+        fetchWaitMaxMilliseconds = try int("INTERLUDE_FETCH_WAIT_MAX_MS", 10)
         logLevel = environment["INTERLUDE_LOG_LEVEL"] ?? "info"
         var properties: [String: String] = [:]
         for (key, value) in environment where key.hasPrefix("INTERLUDE_KAFKA_") && key != "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS" {
@@ -99,6 +102,7 @@ struct DeploymentEnvironment {
         var configuration = KafkaConsumer.Configuration(bootstrapServers: bootstrapServers, groupID: groupID)
         configuration.librdkafkaProperties = kafkaProperties
         configuration.sessionTimeout = .milliseconds(sessionTimeoutMilliseconds)
+        configuration.librdkafkaProperties["fetch.wait.max.ms"] = kafkaProperties["fetch.wait.max.ms"] ?? String(fetchWaitMaxMilliseconds)
         return configuration
     }
 }

@@ -45,8 +45,18 @@ struct DevCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
 
         console.say("Starting PostgreSQL (.interlude/pg)...")
-        let database = try DevEnvironment.startPostgres(root: root, directory: state.appendingPathComponent("pg"))
-        defer { DevEnvironment.stopPostgres(root: root, directory: state.appendingPathComponent("pg")) }
+        let pgDirectory = state.appendingPathComponent("pg")
+        let database = try await DevEnvironment.startPostgres(root: root, directory: pgDirectory)
+        do {
+            try await runSystem(database: database, state: state, console: console, logger: logger)
+        } catch {
+            await DevEnvironment.stopPostgres(root: root, directory: pgDirectory)
+            throw error
+        }
+        await DevEnvironment.stopPostgres(root: root, directory: pgDirectory)
+    }
+
+    private func runSystem(database: String, state: URL, console: Console, logger: Logger) async throws {
         let schema = "dev_\(UInt32.random(in: 0...UInt32.max))"
         let checkpointer = try PostgresCheckpointer(configuration: .init(url: database, schema: schema), logger: logger)
         try await checkpointer.migrate()
@@ -68,8 +78,19 @@ struct DevCommand: AsyncParsableCommand {
         console.say("Settings written to .interlude/dev.env")
 
         let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state)
-        defer { fleet.stop() }
         console.say("Started \(workers) worker processes (logs in .interlude/worker-N.log)")
+        do {
+            try await drive(settings: settings, topics: topics, console: console, logger: logger)
+        } catch {
+            await fleet.stop()
+            throw error
+        }
+        console.say("Stopping the workers...")
+        await fleet.stop()
+        _ = cluster
+    }
+
+    private func drive(settings: [String: String], topics: TopicNames, console: Console, logger: Logger) async throws {
 
         var environment = try DeploymentEnvironment(ProcessInfo.processInfo.environment.merging(settings) { _, new in new })
         environment.sessionTimeoutMilliseconds = 6000
@@ -92,7 +113,6 @@ struct DevCommand: AsyncParsableCommand {
             console.say("Started \(runs) approval runs.")
             try await ReviewDesk(environment: environment, logger: logger).interactive(expectedCompletions: runs)
         }
-        _ = cluster
     }
 }
 

@@ -20,30 +20,22 @@ enum DevEnvironment {
         throw DemoError("cannot find scripts/pg-server.sh: run 'interlude dev' from the Interlude repository (make demo does)")
     }
 
-    static func startPostgres(root: URL, directory: URL) throws -> String {
-        let output = try runScript(root: root, arguments: ["start", directory.path])
+    static func startPostgres(root: URL, directory: URL) async throws -> String {
+        let output = try await runScript(root: root, arguments: ["start", directory.path])
         guard let url = output.split(separator: "\n").last.map(String.init), url.hasPrefix("postgres") else {
             throw DemoError("scripts/pg-server.sh did not print a database URL; its output was: \(output)")
         }
         return url
     }
 
-    static func stopPostgres(root: URL, directory: URL) {
-        _ = try? runScript(root: root, arguments: ["stop", directory.path])
+    static func stopPostgres(root: URL, directory: URL) async {
+        _ = try? await runScript(root: root, arguments: ["stop", directory.path])
     }
 
-    private static func runScript(root: URL, arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/pg-server.sh")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0 else {
-            throw DemoError("scripts/pg-server.sh \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)); see its messages above")
+    private static func runScript(root: URL, arguments: [String]) async throws -> String {
+        let (status, output) = try await ChildProcess.run(root.appendingPathComponent("scripts/pg-server.sh").path, arguments)
+        guard status == 0 else {
+            throw DemoError("scripts/pg-server.sh \(arguments.joined(separator: " ")) failed (exit \(status)): \(output)")
         }
         return output
     }
@@ -59,30 +51,19 @@ enum DevEnvironment {
 
 /// Worker processes started from this executable (`interlude worker`), stopped with SIGTERM.
 final class WorkerFleet: Sendable {
-    let processes: [Process]
+    let children: [ChildProcess]
 
     init(count: Int, settings: [String: String], logDirectory: URL) throws {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var processes: [Process] = []
-        for i in 1...count {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["worker"]
-            process.environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
-            let log = logDirectory.appendingPathComponent("worker-\(i).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            processes.append(process)
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
+        children = try (1...count).map { i in
+            try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: logDirectory.appendingPathComponent("worker-\(i).log").path)
         }
-        self.processes = processes
     }
 
     /// SIGTERM to every worker, then waits for them to leave.
-    func stop() {
-        for process in processes where process.isRunning { process.terminate() }
-        for process in processes { process.waitUntilExit() }
+    func stop() async {
+        for child in children { child.terminate() }
+        for child in children { _ = await child.wait() }
     }
 }

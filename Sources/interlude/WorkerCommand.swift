@@ -35,6 +35,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.topics = environment.topics
         configuration.kafkaProperties = environment.kafkaProperties
         configuration.sessionTimeout = .milliseconds(environment.sessionTimeoutMilliseconds)
+        configuration.fetchWaitMax = .milliseconds(environment.fetchWaitMaxMilliseconds)
         configuration.processing.maxAttempts = environment.maxAttempts
         let worker = Worker(configuration: configuration, registry: try ExampleRegistry.make(checkpointer: checkpointer), checkpointer: checkpointer, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -27,6 +27,10 @@ public final class Worker: Service, Sendable {
         /// How long the group waits for a silent member before giving its partitions away.
         /// Default: 10 seconds (librdkafka's mock cluster stalls a re-join for about this long).
         public var sessionTimeout: Duration = .seconds(10)
+        /// How long a fetch waits for data on a quiet partition (librdkafka `fetch.wait.max.ms`).
+        /// Real brokers answer as soon as data arrives; librdkafka's mock cluster always waits
+        /// this long, so it bounds latency there. Default: 10 ms.
+        public var fetchWaitMax: Duration = .milliseconds(10)
         /// Raw librdkafka properties for every client (TLS, SASL, tuning). Default: none.
         public var kafkaProperties: [String: String] = [:]
         /// Command processing settings.
@@ -72,6 +76,8 @@ public final class Worker: Service, Sendable {
         consumerConfig.groupInstanceID = configuration.groupInstanceID
         consumerConfig.sessionTimeout = configuration.sessionTimeout
         consumerConfig.librdkafkaProperties = configuration.kafkaProperties
+        consumerConfig.librdkafkaProperties["fetch.wait.max.ms"] = consumerConfig.librdkafkaProperties["fetch.wait.max.ms"]
+            ?? String(configuration.fetchWaitMax.components.seconds * 1000 + configuration.fetchWaitMax.components.attoseconds / 1_000_000_000_000_000)
         let consumer = try KafkaConsumer(topics: [configuration.topics.runs, configuration.topics.resumes], configuration: consumerConfig, logger: logger)
         let relay = OutboxRelay(checkpointer: checkpointer, producer: producer, logger: logger)
         logger.info("worker started", metadata: ["kafka.group": "\(configuration.groupID)", "interlude.graphs": "\(registry.names)"])
