@@ -123,7 +123,7 @@ extension Run {
                 switch outcomes[i] {
                 case .done(let output, let reused):
                     if !reused { writes += try graph.encode(output, task: task) }
-                    if mode.contains(.updates) { events.append(.updates(node: task.node, writes: try json(output))) }
+                    if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
                 case .interrupted(let list):
                     let kept = list.map { interrupt -> Interrupt in
                         var interrupt = interrupt
@@ -156,7 +156,7 @@ extension Run {
             stateWrites += output.stateWrites
             targets += output.targets
             newSends += output.sends
-            if mode.contains(.updates) { events.append(.updates(node: task.node, writes: try json(output))) }
+            if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
         }
         let writers = Array(Set(tasks.map(\.node))).sorted().joined(separator: ", ")
         do {
@@ -223,6 +223,12 @@ extension Run {
         latestID = max(latestID ?? id, id)
         headWrites = []
         values = newValues
+    }
+
+    /// `true` when the stream reports this task's writes: the input (`START`) is not a node's
+    /// update, as in LangGraph, where the start node is hidden from the updates stream.
+    func streamsUpdates(of task: PlannedTask<State>) -> Bool {
+        mode.contains(.updates) && task.node != START
     }
 
     func json(_ output: TaskOutput) throws -> [String: JSONValue] {
