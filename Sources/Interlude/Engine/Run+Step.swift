@@ -214,7 +214,11 @@ extension Run {
             sends = newSends
         }
         var metadata = config.metadata
-        if !expiring.isEmpty { metadata["timed_out"] = .array(expiring.sorted().map { .string($0) }) }
+        if !expiring.isEmpty {
+            // Only the step that consumed the default answers timed out, not the steps after it.
+            metadata["timed_out"] = .array(expiring.sorted().map { .string($0) })
+            expiring = []
+        }
         let next = Checkpoint(
             id: id, parentID: checkpoint.id, step: checkpoint.step + 1, source: source, createdAt: now,
             graph: graph.identity, channelVersions: versions, versionsSeen: seen, metadata: metadata)

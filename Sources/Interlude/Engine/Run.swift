@@ -26,7 +26,8 @@ final class Run<State: GraphState> {
     var latestID: CheckpointID?
     var steps = 0
     var resumedThisRun = false
-    /// Interrupt ids answered by their deadline's default in this invocation.
+    /// Interrupt ids answered by their deadline's default in this invocation, until the
+    /// checkpoint of the step that used the defaults records them as `timed_out`.
     var expiring: Set<String> = []
 
     // What the next commit carries.
