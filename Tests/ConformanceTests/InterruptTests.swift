@@ -19,6 +19,18 @@ struct InterruptTests {
         return try graph.compile(checkpointer: checkpointer)
     }
 
+    /// A thread of the A1 graph that paused on "q" and was resumed with "hello" to the end.
+    static func answeredThread(_ backend: Backend, _ counter: RunCounter) async throws -> (
+        app: CompiledGraph<ListState>, checkpointer: any Checkpointer, thread: String, paused: RunResult<ListState>
+    ) {
+        let checkpointer = try await backend.make()
+        let app = try askGraph(counter, checkpointer: checkpointer)
+        let thread = newThread()
+        let paused = try await app.invoke(ListState(), thread: thread)
+        _ = try await app.resume(thread: thread, with: "hello")
+        return (app, checkpointer, thread, paused)
+    }
+
     @Test("A1 an interrupt pauses the run and reports the question with a stable id", arguments: Backend.allCases)
     func a1(backend: Backend) async throws {
         let counter = RunCounter()

@@ -30,11 +30,7 @@ struct ReplayTests {
     @Test("G2 replay writes a fork checkpoint, keeps the old branch, asks the interrupt again and resumes the new branch", arguments: Backend.allCases)
     func g2(backend: Backend) async throws {
         let counter = RunCounter()
-        let checkpointer = try await backend.make()
-        let app = try InterruptTests.askGraph(counter, checkpointer: checkpointer)
-        let thread = newThread()
-        let paused = try await app.invoke(ListState(), thread: thread)
-        _ = try await app.resume(thread: thread, with: "hello")
+        let (app, checkpointer, thread, paused) = try await InterruptTests.answeredThread(backend, counter)
         let old = try await app.stateHistory(thread: thread)
         let asked = try #require(old.first { $0.checkpointID == paused.checkpointID })
 
@@ -71,11 +67,7 @@ struct ReplayTests {
     @Test("G3 updateState on a past checkpoint forks: edited state, old pending writes ignored, forks independent", arguments: Backend.allCases)
     func g3(backend: Backend) async throws {
         let counter = RunCounter()
-        let checkpointer = try await backend.make()
-        let app = try InterruptTests.askGraph(counter, checkpointer: checkpointer)
-        let thread = newThread()
-        let paused = try await app.invoke(ListState(), thread: thread)
-        _ = try await app.resume(thread: thread, with: "hello")
+        let (app, checkpointer, thread, paused) = try await InterruptTests.answeredThread(backend, counter)
         let asked = try #require(paused.checkpointID)
 
         var results: [RunResult<ListState>] = []

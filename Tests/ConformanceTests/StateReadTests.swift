@@ -130,10 +130,7 @@ struct StateReadTests {
     @Test("E4 a history entry's task shows the interrupt it raised and the result it produced after resume", arguments: Backend.allCases)
     func e4(backend: Backend) async throws {
         let counter = RunCounter()
-        let app = try InterruptTests.askGraph(counter, checkpointer: try await backend.make())
-        let thread = newThread()
-        let paused = try await app.invoke(ListState(), thread: thread)
-        _ = try await app.resume(thread: thread, with: "hello")
+        let (app, _, thread, paused) = try await InterruptTests.answeredThread(backend, counter)
         let entry = try #require(try await app.stateHistory(thread: thread).first { $0.checkpointID == paused.checkpointID })
         #expect(entry.next == ["ask"])
         let task = try #require(entry.tasks.first)
