@@ -72,6 +72,15 @@ struct DeadlineTests {
         #expect(late?.message.contains("expired") == true)
         let lateByID = await #expect(throws: GraphError.self) { try await h.app.resume(thread: thread, answers: [id: "yes"]) }
         #expect(lateByID?.code == .alreadyResolved)
+
+        // Continuing the failed thread does not ask the expired question again (which would
+        // make it pending and answerable once more).
+        let again = await #expect(throws: GraphError.self) { try await h.app.invoke(thread: thread) }
+        #expect(again?.code == .timeout)
+        #expect(again?.message.contains("failed") == true)
+        let stillLate = await #expect(throws: GraphError.self) { try await h.app.resume(thread: thread, with: "yes") }
+        #expect(stillLate?.code == .alreadyResolved)
+        #expect(try await h.checkpointer.interrupts(thread: thread).map(\.status) == [.expired])
         #expect(counter["ask"] == 1 && counter["b"] == 0)
     }
 
