@@ -69,6 +69,33 @@ struct FailureTests {
         #expect(order.entries == ["c", "b", "a"])
         #expect(result.values.v == ["in", "a", "b1", "b2", "c"])
     }
+
+    @Test("H2 nodes apply before Send tasks, and Send tasks by index, whatever order they finish in", arguments: Backend.allCases)
+    func h2Sends(backend: Backend) async throws {
+        let s2Done = Gate()
+        let s1Done = Gate()
+        let order = OrderLog()
+        let h = try await Harness<ListState>(backend) { graph in
+            graph.addNode("worker") { state in
+                let name = state.v.first ?? "?"
+                if name == "s1" { await s2Done.wait() }
+                order.add(name)
+                if name == "s1" { s1Done.open() } else { s2Done.open() }
+                return .update(\.v, [name])
+            }
+            graph.addNode("a_node") { _ in
+                await s1Done.wait()
+                order.add("a_node")
+                return .update(\.v, ["a_node"])
+            }
+            graph.addConditionalEdges(START, destinations: ["worker", "a_node"]) { _ in
+                [.send(Send("worker", ListState(v: ["s1"]))), .send(Send("worker", ListState(v: ["s2"]))), .node("a_node")]
+            }
+        }
+        let result = try await h.app.invoke(ListState(), thread: newThread())
+        #expect(order.entries == ["s2", "s1", "a_node"])
+        #expect(result.values.v == ["a_node", "s1", "s2"])
+    }
 }
 
 /// The order nodes finished in.
