@@ -31,9 +31,14 @@ struct DeadlineTests {
         #expect(deadlines.map(\.id) == [interrupt.id])
         #expect(deadlines.first?.deadline == clock.now.addingTimeInterval(60))
 
-        clock.advance(by: 59)
+        clock.advance(by: 30)
+        // Re-running the waiting node (continue with no input) keeps the original deadline.
+        let rerun = try await h.app.invoke(thread: thread)
+        #expect(rerun.interrupts.map(\.id) == [interrupt.id])
+        #expect(try await h.app.deadlines(thread: thread).first?.deadline == interrupt.deadline)
+        clock.advance(by: 29)
         #expect(try await h.app.expire(thread: thread) == nil, "nothing is due before the deadline")
-        #expect(counter["ask"] == 1)
+        #expect(counter["ask"] == 2)
 
         clock.advance(by: 2)
         let result = try #require(try await h.app.expire(thread: thread))

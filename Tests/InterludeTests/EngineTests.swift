@@ -99,3 +99,34 @@ struct EngineTests {
         #expect(try await app.getState(thread: "t")?.values.v == result.values.v)
     }
 }
+
+@Suite("Durability", .tags(.engine))
+struct DurabilityTests {
+    static func chain() throws -> StateGraph<Doc> {
+        var graph = StateGraph<Doc>()
+        for name in ["n1", "n2", "n3"] { graph.addNode(name) { _ in .update(\.v, [name]) } }
+        graph.addEdge(START, "n1")
+        graph.addEdge("n1", "n2")
+        graph.addEdge("n2", "n3")
+        return graph
+    }
+
+    @Test("exit durability saves every checkpoint in one commit; sync commits after every step")
+    func exitCommitsOnce() async throws {
+        var histories: [Durability: [Int]] = [:]
+        var commits: [Durability: Int] = [:]
+        for durability in [Durability.sync, .exit] {
+            let checkpointer = InMemoryCheckpointer()
+            let app = try Self.chain().compile(checkpointer: checkpointer)
+            let result = try await app.invoke(Doc(), thread: "t", config: RunConfig(durability: durability))
+            #expect(result.values.v == ["n1", "n2", "n3"])
+            histories[durability] = try await app.stateHistory(thread: "t").map(\.step)
+            commits[durability] = await checkpointer.commitCount
+            try await checkpointer.verifyIntegrity()
+        }
+        #expect(histories[.sync] == [3, 2, 1, 0, -1])
+        #expect(histories[.exit] == histories[.sync])
+        #expect(commits[.exit] == 1)
+        #expect(commits[.sync] == 4)
+    }
+}
