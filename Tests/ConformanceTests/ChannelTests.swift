@@ -30,6 +30,11 @@ struct ChannelTests {
         #expect(!newID.isEmpty && !["m1", "m2", "m3"].contains(newID))
         // The assigned id is stored: reading the thread gives the same one.
         #expect(try await h.state(thread).values.messages == messages)
+
+        // As in LangGraph's add_messages, a message written after its remove marker in the
+        // same update replaces it instead of being deleted.
+        let readd = try await h.app.invoke(Update.set(\.messages, [Message.remove(id: "m3"), Message(id: "m3", role: .user, content: "back")]), thread: thread)
+        #expect(readd.values.messages.map(\.content) == ["hello, edited", "back", "new", "new"])
     }
 
     @Test("K2 the recursion limit counts supersteps per invocation, saves every checkpoint, and a higher limit finishes", arguments: Backend.allCases)
