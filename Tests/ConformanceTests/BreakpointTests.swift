@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("D. Static breakpoints", .tags(.conformance))
+@Suite("D. Static breakpoints", .tags(.conformance), .timeLimit(.minutes(1)))
 struct BreakpointTests {
     /// agent -> tools -> agent ... until agent has run `rounds` times, then END.
     static func loop(

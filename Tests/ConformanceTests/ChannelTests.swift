@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("K. Channels, limits, durability, streaming", .tags(.conformance))
+@Suite("K. Channels, limits, durability, streaming", .tags(.conformance), .timeLimit(.minutes(1)))
 struct ChannelTests {
     @Test("K1 the message-list reducer replaces by id, deletes on a remove marker and gives id-less messages an id", arguments: Backend.allCases)
     func k1(backend: Backend) async throws {

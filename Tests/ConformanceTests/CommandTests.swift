@@ -8,7 +8,7 @@ struct PlanState: GraphState, Equatable {
     static let channels: [Channel<PlanState>] = [.value("plan", \.plan), .append("v", \.v)]
 }
 
-@Suite("I. Command", .tags(.conformance))
+@Suite("I. Command", .tags(.conformance), .timeLimit(.minutes(1)))
 struct CommandTests {
     @Test("I1 Command(resume:update:goto:) applies the update, resumes, and runs the goto node in the same superstep", arguments: Backend.allCases)
     func i1(backend: Backend) async throws {

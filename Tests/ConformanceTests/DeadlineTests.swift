@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("L. Timeouts on human waits", .tags(.conformance))
+@Suite("L. Timeouts on human waits", .tags(.conformance), .timeLimit(.minutes(1)))
 struct DeadlineTests {
     /// START -> ask -> b, where `ask` waits 60 seconds with the given timeout action.
     static func timed(_ backend: Backend, _ clock: ManualClock, _ counter: RunCounter, onTimeout: TimeoutAction?) async throws -> Harness<ListState> {

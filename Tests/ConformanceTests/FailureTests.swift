@@ -14,7 +14,7 @@ final class Gate: Sendable {
     func wait() async { for await _ in stream {} }
 }
 
-@Suite("H. Failures and pending writes", .tags(.conformance))
+@Suite("H. Failures and pending writes", .tags(.conformance), .timeLimit(.minutes(1)))
 struct FailureTests {
     @Test("H1 a failing node saves no checkpoint; continuing re-runs only the failed node", arguments: Backend.allCases)
     func h1(backend: Backend) async throws {

@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("A. Interrupt and resume", .tags(.conformance))
+@Suite("A. Interrupt and resume", .tags(.conformance), .timeLimit(.minutes(1)))
 struct InterruptTests {
     static func askGraph(_ counter: RunCounter, checkpointer: (any Checkpointer)?) throws -> CompiledGraph<ListState> {
         var graph = StateGraph<ListState>()

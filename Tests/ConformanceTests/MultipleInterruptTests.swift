@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("B. Several interrupts in one node", .tags(.conformance))
+@Suite("B. Several interrupts in one node", .tags(.conformance), .timeLimit(.minutes(1)))
 struct MultipleInterruptTests {
     /// START -> two -> END, where `two` asks q1 then q2 and appends both answers.
     static func twoQuestions(_ backend: Backend, _ counter: RunCounter) async throws -> Harness<ListState> {

@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("C. Parallel interrupts", .tags(.conformance))
+@Suite("C. Parallel interrupts", .tags(.conformance), .timeLimit(.minutes(1)))
 struct ParallelInterruptTests {
     /// START fans out to h1 (asks Q1), h2 (asks Q2) and ok (appends "ok").
     static func fanOut(_ backend: Backend, _ counter: RunCounter) async throws -> Harness<ListState> {

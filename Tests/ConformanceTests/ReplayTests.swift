@@ -2,7 +2,7 @@ import Foundation
 import Interlude
 import Testing
 
-@Suite("G. Replay and fork", .tags(.conformance))
+@Suite("G. Replay and fork", .tags(.conformance), .timeLimit(.minutes(1)))
 struct ReplayTests {
     @Test("G1 running from a past checkpoint re-runs only what comes after it; from the final one nothing", arguments: Backend.allCases)
     func g1(backend: Backend) async throws {

@@ -19,7 +19,7 @@ struct ChatState: GraphState, Equatable {
     static let channels: [Channel<ChatState>] = [.messages("messages", \.messages)]
 }
 
-@Suite("F. Editing state", .tags(.conformance))
+@Suite("F. Editing state", .tags(.conformance), .timeLimit(.minutes(1)))
 struct StateEditTests {
     @Test("F1 updateState applies values through the reducers", arguments: Backend.allCases)
     func f1(backend: Backend) async throws {

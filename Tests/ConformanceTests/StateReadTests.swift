@@ -35,7 +35,7 @@ func oneTwoGraph(_ backend: Backend, _ counter: RunCounter, broken: Flag) async 
     }
 }
 
-@Suite("E. Reading state and history", .tags(.conformance))
+@Suite("E. Reading state and history", .tags(.conformance), .timeLimit(.minutes(1)))
 struct StateReadTests {
     @Test("E1 the state at a pause shows values, next, tasks, ids, creation time and metadata", arguments: Backend.allCases)
     func e1(backend: Backend) async throws {
