@@ -38,3 +38,60 @@ import Synchronization
 
 /// A fresh thread id per test.
 func newThread() -> String { "t-" + UUID().uuidString.lowercased() }
+
+/// Re-checks the in-memory checkpointer's rule that saved checkpoints never change.
+func verifyIntegrity(_ checkpointer: any Checkpointer) async throws {
+    if let memory = checkpointer as? InMemoryCheckpointer { try await memory.verifyIntegrity() }
+}
+
+/// A graph with a checkpointer of the given kind, built by `build`, for tests that also
+/// need the checkpointer itself.
+struct Harness<State: GraphState> {
+    let app: CompiledGraph<State>
+    let checkpointer: any Checkpointer
+
+    init(
+        _ backend: Backend, interruptBefore: [String] = [], interruptAfter: [String] = [],
+        clock: any GraphClock = SystemClock(), build: (inout StateGraph<State>) -> Void
+    ) async throws {
+        var graph = StateGraph<State>()
+        build(&graph)
+        checkpointer = try await backend.make()
+        app = try graph.compile(checkpointer: checkpointer, interruptBefore: interruptBefore, interruptAfter: interruptAfter, clock: clock)
+    }
+
+    /// Every checkpoint of the thread, newest first.
+    func history(_ thread: String) async throws -> [StateSnapshot<State>] {
+        try await app.stateHistory(thread: thread)
+    }
+
+    /// The head snapshot, which must exist.
+    func state(_ thread: String) async throws -> StateSnapshot<State> {
+        try #require(try await app.getState(thread: thread))
+    }
+}
+
+/// A node body that appends its name to `v`, counting the run.
+func appendName(_ name: String, _ counter: RunCounter) -> @Sendable (ListState) async throws -> Command<ListState> {
+    { _ in counter.hit(name); return .update(\.v, [name]) }
+}
+
+/// A node body that asks `question` and appends "name:answer".
+func askAndAppend(_ name: String, _ question: String, _ counter: RunCounter) -> @Sendable (ListState) async throws -> Command<ListState> {
+    { _ in
+        counter.hit(name)
+        let answer: String = try await interrupt(question)
+        return .update(\.v, ["\(name):\(answer)"])
+    }
+}
+
+/// Adds a chain START -> names[0] -> ... -> END of nodes appending their names.
+func addChain(_ graph: inout StateGraph<ListState>, _ names: [String], _ counter: RunCounter) {
+    for name in names { graph.addNode(name, appendName(name, counter)) }
+    var previous = START
+    for name in names {
+        graph.addEdge(previous, name)
+        previous = name
+    }
+    graph.addEdge(previous, END)
+}

@@ -49,7 +49,11 @@ public struct Message: Codable, Sendable, Equatable, Hashable {
             let id = message.id!
             if message.isRemoval {
                 removed.insert(id)
-            } else if let i = position[id] {
+                continue
+            }
+            // A later write of the same id wins over an earlier removal marker.
+            removed.remove(id)
+            if let i = position[id] {
                 result[i] = message
             } else {
                 position[id] = result.count

@@ -123,7 +123,7 @@ extension Run {
                 switch outcomes[i] {
                 case .done(let output, let reused):
                     if !reused { writes += try graph.encode(output, task: task) }
-                    if mode.contains(.updates) { events.append(.updates(node: task.node, writes: try json(output))) }
+                    if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
                 case .interrupted(let list):
                     let kept = list.map { interrupt -> Interrupt in
                         var interrupt = interrupt
@@ -156,7 +156,7 @@ extension Run {
             stateWrites += output.stateWrites
             targets += output.targets
             newSends += output.sends
-            if mode.contains(.updates) { events.append(.updates(node: task.node, writes: try json(output))) }
+            if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
         }
         let writers = Array(Set(tasks.map(\.node))).sorted().joined(separator: ", ")
         do {
@@ -214,7 +214,11 @@ extension Run {
             sends = newSends
         }
         var metadata = config.metadata
-        if !expiring.isEmpty { metadata["timed_out"] = .array(expiring.sorted().map { .string($0) }) }
+        if !expiring.isEmpty {
+            // Only the step that consumed the default answers timed out, not the steps after it.
+            metadata["timed_out"] = .array(expiring.sorted().map { .string($0) })
+            expiring = []
+        }
         let next = Checkpoint(
             id: id, parentID: checkpoint.id, step: checkpoint.step + 1, source: source, createdAt: now,
             graph: graph.identity, channelVersions: versions, versionsSeen: seen, metadata: metadata)
@@ -223,6 +227,12 @@ extension Run {
         latestID = max(latestID ?? id, id)
         headWrites = []
         values = newValues
+    }
+
+    /// `true` when the stream reports this task's writes: the input (`START`) is not a node's
+    /// update, as in LangGraph, where the start node is hidden from the updates stream.
+    func streamsUpdates(of task: PlannedTask<State>) -> Bool {
+        mode.contains(.updates) && task.node != START
     }
 
     func json(_ output: TaskOutput) throws -> [String: JSONValue] {

@@ -26,7 +26,8 @@ final class Run<State: GraphState> {
     var latestID: CheckpointID?
     var steps = 0
     var resumedThisRun = false
-    /// Interrupt ids answered by their deadline's default in this invocation.
+    /// Interrupt ids answered by their deadline's default in this invocation, until the
+    /// checkpoint of the step that used the defaults records them as `timed_out`.
     var expiring: Set<String> = []
 
     // What the next commit carries.
@@ -116,6 +117,7 @@ final class Run<State: GraphState> {
             try load(base)
             try await forkIfPast(record: record)
             if let resume = command.resume { try await applyResume(resume) }
+            try refuseIfTimedOut(record)
             try addNullWrites(command)
             markResuming()
             return mode.contains(.values) ? [.values(values)] : []
@@ -126,6 +128,7 @@ final class Run<State: GraphState> {
             }
             try load(base)
             try await forkIfPast(record: record)
+            try refuseIfTimedOut(record)
             markResuming()
             return mode.contains(.values) ? [.values(values)] : []
         }
@@ -158,6 +161,18 @@ final class Run<State: GraphState> {
         current = fork
         headWrites = []
         try await cancelPendingInterrupts()
+    }
+
+    /// A thread that failed because a human wait timed out does not continue from its head:
+    /// its task would ask the expired question again under the same id and make it
+    /// answerable. New input, an edit or a fork from an earlier checkpoint starts it again.
+    private func refuseIfTimedOut(_ record: ThreadRecord?) throws {
+        guard let record, record.status == .failed, let reason = record.failureReason, reason.hasPrefix("timeout"),
+            config.checkpointID == nil || config.checkpointID == record.head
+        else { return }
+        throw GraphError(
+            .timeout,
+            "thread '\(record.threadID)' failed (\(reason)) and cannot continue from its head; start it again with invoke(input, thread:), edit it with updateState, or replay an earlier checkpoint")
     }
 
     /// New input: drop unfinished tasks of the base and start from START.
