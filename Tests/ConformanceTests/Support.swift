@@ -1,5 +1,7 @@
 import Foundation
 import Interlude
+import InterludePostgres
+import Logging
 import Testing
 
 extension Tag {
@@ -10,14 +12,33 @@ extension Tag {
 /// Every checkpointer the shared behaviour suite runs against.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case memory
+    case postgres
 
     var testDescription: String { rawValue }
 
-    /// A fresh, empty checkpointer of this kind.
+    /// A fresh, empty checkpointer of this kind: for PostgreSQL, a new schema on the server
+    /// `scripts/with-test-postgres.sh` started (its URL is in `INTERLUDE_TEST_DATABASE_URL`).
     func make() async throws -> any Checkpointer {
         switch self {
-        case .memory: return InMemoryCheckpointer()
+        case .memory:
+            return InMemoryCheckpointer()
+        case .postgres:
+            guard let url = ProcessInfo.processInfo.environment["INTERLUDE_TEST_DATABASE_URL"], !url.isEmpty else {
+                throw BackendUnavailable()
+            }
+            let schema = "conf_\(UInt32.random(in: 0...UInt32.max))"
+            // One connection: a run uses the checkpointer from one task at a time, and many
+            // tests run at once against a server with 100 connection slots.
+            let checkpointer = try PostgresCheckpointer(configuration: .init(url: url, schema: schema, poolSize: 1), logger: Logger(label: "conformance"))
+            try await checkpointer.migrate()
+            return checkpointer
         }
+    }
+}
+
+struct BackendUnavailable: Error, CustomStringConvertible {
+    var description: String {
+        "INTERLUDE_TEST_DATABASE_URL is not set: run the suite through `make test` or `scripts/with-test-postgres.sh swift test --disable-xctest`, which start a throwaway PostgreSQL"
     }
 }
 
