@@ -96,7 +96,7 @@ struct DevCommand: AsyncParsableCommand {
         environment.sessionTimeoutMilliseconds = 6000
         if let autoApprove {
             console.say("Running \(autoApprove) approval threads unattended...")
-            let report = try await LoadDriver(environment: environment, logger: logger).run(count: autoApprove)
+            let report = try await LoadDriver(producer: environment.producerConfiguration(), consumer: environment.consumerConfiguration(groupID: "driver"), topics: topics, logger: logger).run(count: autoApprove)
             console.say(report.line)
             console.say("workers: \(workers), partitions: \(partitions), brokers: \(brokers)")
         } else {

@@ -1,0 +1,161 @@
+import Foundation
+import Interlude
+import InterludeKafka
+import Logging
+import Synchronization
+
+/// Drives runs through a deployment unattended, as a client would: sends `run` commands,
+/// answers every review, and waits until each thread completed. Used by
+/// `interlude dev --auto-approve N`, the end-to-end tests and the end-to-end benchmark.
+public struct LoadDriver: Sendable {
+    let producerConfiguration: KafkaProducer.Configuration
+    let consumerConfiguration: KafkaConsumer.Configuration
+    let topics: TopicNames
+    let logger: Logger
+
+    /// Creates a driver; its consumer joins a group of its own (`groupID` is replaced).
+    public init(producer: KafkaProducer.Configuration, consumer: KafkaConsumer.Configuration, topics: TopicNames, logger: Logger) {
+        self.producerConfiguration = producer
+        self.consumerConfiguration = consumer
+        self.topics = topics
+        self.logger = logger
+    }
+
+    /// What a load run measured.
+    public struct Report: Sendable {
+        /// Threads that completed.
+        public var runs: Int
+        /// Wall-clock seconds from the first command sent to the last completion seen.
+        public var seconds: Double
+        /// Seconds from each resume sent to its thread's `completed` event.
+        public var resumeToCompleted: [Double]
+        /// `rejected` events seen.
+        public var rejected: Int
+        /// `failed` events seen.
+        public var failed: Int
+        /// Every event seen, in order.
+        public var events: [JSONValue]
+
+        /// Completed runs per second.
+        public var runsPerSecond: Double { Double(runs) / seconds }
+
+        /// A latency percentile in seconds (`p` in 0...1).
+        public func percentile(_ p: Double) -> Double {
+            guard !resumeToCompleted.isEmpty else { return .nan }
+            let sorted = resumeToCompleted.sorted()
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+        }
+
+        /// A one-line summary.
+        public var line: String {
+            String(
+                format: "auto-approve: %d runs completed in %.2f s (%.0f runs/s); resume -> completed p50 %.1f ms, p99 %.1f ms; rejected %d, failed %d",
+                runs, seconds, runsPerSecond, percentile(0.5) * 1000, percentile(0.99) * 1000, rejected, failed)
+        }
+    }
+
+    /// Runs `count` threads of `graph` to completion, answering each review with `answer`, or
+    /// fails after `timeout`.
+    /// - Parameters:
+    ///   - input: The run input for a thread id.
+    ///   - answer: The resume value for a review event.
+    ///   - extra: Called once the runs were sent, with the thread ids (to inject faults).
+    public func run(
+        count: Int, graph: String = "approval", timeout: Duration = .seconds(600), threadPrefix: String = "auto",
+        input: @escaping @Sendable (String) -> [String: JSONValue] = { ["recipient": .string("\($0)@example.com"), "subject": "the load test"] },
+        answer: @escaping @Sendable (JSONValue) -> JSONValue = { _ in ["approved": true] },
+        whileRunning: (@Sendable ([String]) async throws -> Void)? = nil
+    ) async throws -> Report {
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        let client = CommandClient(producer: producer, topics: topics)
+        var consumerConfig = consumerConfiguration
+        consumerConfig.groupID = "interlude.driver.\(UUID().uuidString.lowercased())"
+        consumerConfig.offsetReset = .latest
+        let consumer = try KafkaConsumer(topics: [topics.reviews, topics.events], configuration: consumerConfig, logger: logger)
+        let batch = UUID().uuidString.prefix(8).lowercased()
+        let threads = (0..<count).map { "\(threadPrefix)-\(batch)-\($0)" }
+        let queue = CommandQueue()
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        var resumeSent: [String: ContinuousClock.Instant] = [:]
+
+        // Wait until the driver's consumer has partitions, so no event is missed.
+        var events = consumer.events.makeAsyncIterator()
+        while let event = try await events.next() {
+            if case .partitionsAssigned = event { break }
+        }
+        let start = ContinuousClock.now
+        var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Sends queued resumes in batches: one delivery wait per batch, not per message.
+                for await _ in wakeups {
+                    try await client.send(queue.takeAll())
+                }
+            }
+            group.addTask {
+                try await client.send(threads.map { thread in
+                    CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: graph, input: input(thread), config: nil, ifBusy: .reject))
+                })
+                try await whileRunning?(threads)
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw LoadTimeout(count: count, timeout: timeout)
+            }
+            var completed = Set<String>()
+            while completed.count < count, let event = try await events.next() {
+                guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)),
+                    let thread = json["thread_id"]?.stringValue
+                else { continue }
+                report.events.append(json)
+                switch json["type"]?.stringValue {
+                case "interrupt":
+                    guard let id = json["interrupt_id"]?.stringValue else { continue }
+                    resumeSent[thread] = .now
+                    let resume = CommandMessage(id: "answer-\(id)", threadID: thread, body: .resume(value: nil, values: [id: answer(json)], checkpointID: nil))
+                    queue.append(resume)
+                    wake.yield()
+                case "completed":
+                    if completed.insert(thread).inserted, let sent = resumeSent[thread] {
+                        let elapsed = ContinuousClock.now - sent
+                        report.resumeToCompleted.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    }
+                    report.runs = completed.count
+                case "rejected": report.rejected += 1
+                case "failed": report.failed += 1
+                default: break
+                }
+            }
+            wake.finish()
+            group.cancelAll()
+        }
+        let elapsed = ContinuousClock.now - start
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        await consumer.close()
+        await producer.close()
+        return report
+    }
+}
+
+/// The load run did not finish in time.
+public struct LoadTimeout: Error, CustomStringConvertible {
+    /// Threads started.
+    public var count: Int
+    /// The time allowed.
+    public var timeout: Duration
+    public var description: String { "the load run of \(count) threads did not finish within \(timeout)" }
+}
+
+/// Commands waiting to be sent in the next batch.
+final class CommandQueue: Sendable {
+    private let queued = Mutex<[CommandMessage]>([])
+
+    func append(_ command: CommandMessage) { queued.withLock { $0.append(command) } }
+
+    func takeAll() -> [CommandMessage] {
+        queued.withLock { all in
+            defer { all = [] }
+            return all
+        }
+    }
+}
