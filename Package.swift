@@ -74,7 +74,20 @@ let package = Package(
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
         .testTarget(name: "InterludePostgresTests", dependencies: ["Interlude", "InterludePostgres"]),
         .testTarget(name: "InterludeKafkaTests", dependencies: ["InterludeKafka"]),
-        .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludeExamples"]),
+        .target(
+            name: "InterludeTestSupport",
+            dependencies: ["Interlude", "InterludeKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/InterludeTestSupport"
+        ),
+        .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludeExamples", "InterludeTestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "InterludeWorker", "InterludePostgres", "InterludeKafka", "InterludeExamples", "InterludeTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "ConformanceTests",
             dependencies: ["Interlude", "InterludePostgres", "InterludeExamples"]

@@ -1,4 +1,5 @@
 import Foundation
+import InterludeWorker
 
 /// The throwaway pieces `interlude dev` starts: PostgreSQL through the project's script, and
 /// worker processes.

@@ -5,49 +5,8 @@ import InterludeWorker
 import Logging
 import ServiceLifecycle
 import Synchronization
+import InterludeTestSupport
 import Testing
-
-/// Reads a topic from the beginning with its own group, collecting JSON events.
-final class EventCollector: Sendable {
-    let consumer: KafkaConsumer
-    private let events = Mutex<[JSONValue]>([])
-
-    init(bootstrap: String, topics: [String]) throws {
-        var config = KafkaConsumer.Configuration(bootstrapServers: bootstrap, groupID: "collector-\(UUID().uuidString)")
-        config.offsetReset = .earliest
-        consumer = try KafkaConsumer(topics: topics, configuration: config, logger: Logger(label: "collector"))
-    }
-
-    var all: [JSONValue] { events.withLock { $0 } }
-
-    /// Reads until `done` holds for what was collected, or fails after `seconds`.
-    func collect(until done: @escaping @Sendable ([JSONValue]) -> Bool, seconds: Double = 60) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for try await event in self.consumer.events {
-                    guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)) else { continue }
-                    let finished = self.events.withLock { list -> Bool in
-                        list.append(json)
-                        return done(list)
-                    }
-                    if finished { return }
-                }
-            }
-            group.addTask {
-                try await Task.sleep(until: deadline)
-                throw CollectTimeout(collected: self.all.count)
-            }
-            try await group.next()
-            group.cancelAll()
-        }
-    }
-}
-
-struct CollectTimeout: Error, CustomStringConvertible {
-    var collected: Int
-    var description: String { "the expected events did not arrive in time (collected \(collected))" }
-}
 
 @Suite("Worker over Kafka", .tags(.worker), .timeLimit(.minutes(3)))
 struct WorkerKafkaTests {

@@ -104,9 +104,12 @@ public struct LoadDriver: Sendable {
             }
             var completed = Set<String>()
             while completed.count < count, let event = try await events.next() {
-                guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)),
-                    let thread = json["thread_id"]?.stringValue
-                else { continue }
+                guard case .message(let message) = event else { continue }
+                // Committed offsets let the driver continue where it was if the group
+                // coordinator drops it (a broker outage): starting over at "latest" would
+                // skip the events sent meanwhile.
+                try? consumer.storeOffset(of: message)
+                guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue else { continue }
                 report.events.append(json)
                 switch json["type"]?.stringValue {
                 case "interrupt":

@@ -6,14 +6,14 @@ import Glibc
 /// A child process started with `posix_spawn` and reaped with `waitpid` on a dedicated thread.
 ///
 /// Foundation's `Process` never noticed its children exit when the program runs an async
-/// `main` with no run loop here (they stayed zombies and `waitUntilExit` hung), so `dev`
-/// manages its children directly.
-final class ChildProcess: Sendable {
-    let pid: pid_t
+/// `main` with no run loop here (they stayed zombies and `waitUntilExit` hung), so `dev` and
+/// the end-to-end tests manage their children directly.
+package final class ChildProcess: Sendable {
+    package let pid: pid_t
 
     /// Starts `executable` with `arguments` and `environment`; stdout and stderr go to the
     /// file at `output` (appended; created if missing) or are inherited when it is `nil`.
-    init(executable: String, arguments: [String], environment: [String: String], output: String?) throws {
+    package init(executable: String, arguments: [String], environment: [String: String], output: String?) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -30,16 +30,16 @@ final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard result == 0 else {
-            throw DemoError("could not start \(executable): \(String(cString: strerror(result)))")
+            throw ChildProcessError(description: "could not start \(executable): \(String(cString: strerror(result)))")
         }
         self.pid = pid
     }
 
     /// Asks the process to stop (SIGTERM).
-    func terminate() { kill(pid, SIGTERM) }
+    package func terminate() { kill(pid, SIGTERM) }
 
     /// Waits for the process to end and returns its exit status (128 + signal when killed).
-    func wait() async -> Int32 {
+    package func wait() async -> Int32 {
         let pid = pid
         return await withCheckedContinuation { continuation in
             let waiter = Thread {
@@ -55,7 +55,7 @@ final class ChildProcess: Sendable {
 
     /// Runs a command to its end, capturing stdout and stderr in a file, and returns its exit
     /// status and output.
-    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    package static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let capture = FileManager.default.temporaryDirectory.appendingPathComponent("interlude-\(UUID().uuidString).out").path
         defer { try? FileManager.default.removeItem(atPath: capture) }
         let child = try ChildProcess(executable: executable, arguments: arguments, environment: ProcessInfo.processInfo.environment, output: capture)
@@ -63,4 +63,14 @@ final class ChildProcess: Sendable {
         let output = ((try? String(contentsOfFile: capture, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         return (status, output)
     }
+}
+
+/// A child process could not be started.
+package struct ChildProcessError: Error, CustomStringConvertible {
+    package var description: String
+}
+
+extension ChildProcess {
+    /// Kills the process at once (SIGKILL): a crash, for tests.
+    package func kill9() { kill(pid, SIGKILL) }
 }

@@ -1,0 +1,141 @@
+import Foundation
+import Interlude
+import InterludeKafka
+import InterludePostgres
+import InterludeWorker
+import Logging
+import Testing
+
+extension Tag {
+    /// End-to-end tests: real worker processes, real PostgreSQL, the mock Kafka cluster over TCP.
+    @Tag static var e2e: Self
+}
+
+/// One whole deployment for a test: the mock Kafka cluster in this process, a fresh schema on
+/// the test PostgreSQL, and `interlude worker` processes started from the built executable.
+final class System: @unchecked Sendable {
+    // @unchecked: `workers` is only changed by the test's own task, between awaits.
+    let logger = Logger(label: "e2e")
+    let cluster: KafkaDevCluster
+    let topics: TopicNames
+    let databaseURL: String
+    let schema: String
+    let checkpointer: PostgresCheckpointer
+    let groupID: String
+    var workers: [ChildProcess] = []
+    let logDirectory: URL
+
+    init(partitions: Int32 = 4) async throws {
+        guard let url = ProcessInfo.processInfo.environment["INTERLUDE_TEST_DATABASE_URL"], !url.isEmpty else {
+            throw SystemError("INTERLUDE_TEST_DATABASE_URL is not set: run the end-to-end tests through `make test` or `scripts/with-test-postgres.sh swift test --disable-xctest`")
+        }
+        databaseURL = url
+        schema = "e2e_\(UInt32.random(in: 0...UInt32.max))"
+        checkpointer = try PostgresCheckpointer(configuration: .init(url: url, schema: schema, poolSize: 2), logger: logger)
+        try await checkpointer.migrate()
+        cluster = try KafkaDevCluster(brokers: 1, logger: logger)
+        topics = TopicNames(prefix: "\(schema).")
+        try cluster.createTopics(topics.all.map { KafkaTopicSpec(name: $0, partitions: partitions) })
+        groupID = "workers-\(schema)"
+        logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("interlude-\(schema)")
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+    }
+
+    /// The built `interlude` executable, next to the test bundle.
+    static func executable() throws -> String {
+        let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let path = folder.appendingPathComponent("interlude").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw SystemError("the interlude executable is not built at \(path); `swift build` (or make test) builds it")
+        }
+        return path
+    }
+
+    func settings(group: String? = nil) -> [String: String] {
+        [
+            "INTERLUDE_DATABASE_URL": databaseURL, "INTERLUDE_DATABASE_SCHEMA": schema, "INTERLUDE_MIGRATE": "false",
+            "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrapServers, "INTERLUDE_TOPIC_PREFIX": topics.prefix,
+            "INTERLUDE_CREATE_TOPICS": "false", "INTERLUDE_GROUP_ID": group ?? groupID, "INTERLUDE_SESSION_TIMEOUT_MS": "6000",
+            "INTERLUDE_LOG_LEVEL": "info",
+        ]
+    }
+
+    /// Starts `count` worker processes.
+    func startWorkers(_ count: Int) throws {
+        let executable = try Self.executable()
+        let environment = ProcessInfo.processInfo.environment.merging(settings()) { _, new in new }
+        for _ in 0..<count {
+            let log = logDirectory.appendingPathComponent("worker-\(workers.count + 1).log").path
+            workers.append(try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: log))
+        }
+    }
+
+    /// SIGTERM to every worker still running; returns their exit statuses.
+    func stopWorkers() async -> [Int32] {
+        for worker in workers { worker.terminate() }
+        var statuses: [Int32] = []
+        for worker in workers { statuses.append(await worker.wait()) }
+        workers = []
+        return statuses
+    }
+
+    var consumerConfiguration: KafkaConsumer.Configuration {
+        var configuration = KafkaConsumer.Configuration(bootstrapServers: cluster.bootstrapServers, groupID: "unused")
+        configuration.sessionTimeout = .seconds(6)
+        configuration.librdkafkaProperties["fetch.wait.max.ms"] = "10"
+        return configuration
+    }
+
+    var driver: LoadDriver {
+        LoadDriver(producer: .init(bootstrapServers: cluster.bootstrapServers), consumer: consumerConfiguration, topics: topics, logger: logger)
+    }
+
+    func producer() throws -> KafkaProducer {
+        try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+    }
+
+    /// One number from SQL, in this system's schema.
+    func count(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws -> Int64 {
+        let rows = try await checkpointer.pool.query(statement, parameters)
+        return try rows.first?.decode(Int64.self, at: 0) ?? 0
+    }
+
+    /// Waits until `condition` holds, checking every 100 ms, or fails after `seconds`.
+    func waitUntil(_ what: String, seconds: Double = 120, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !(try await condition()) {
+            guard ContinuousClock.now < deadline else { throw SystemError("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// What the worker logs said, for failure messages.
+    func workerLogs() -> String {
+        (try? FileManager.default.contentsOfDirectory(atPath: logDirectory.path))?.sorted().map { name in
+            let text = (try? String(contentsOf: logDirectory.appendingPathComponent(name), encoding: .utf8)) ?? ""
+            return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined(separator: "\n") ?? ""
+    }
+
+    func shutdown() async {
+        _ = await stopWorkers()
+        checkpointer.close()
+    }
+}
+
+struct SystemError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum SQL {
+    static let completedThreads = PostgresStatement("e2e.completed", sql: "SELECT count(*) FROM threads WHERE status = 'completed'")
+    static let threads = PostgresStatement("e2e.threads", sql: "SELECT count(*) FROM threads")
+    static let threadsNotAtVersionTwo = PostgresStatement("e2e.versions", sql: "SELECT count(*) FROM threads WHERE version <> 2")
+    static let versionSum = PostgresStatement("e2e.version_sum", sql: "SELECT coalesce(sum(version), 0)::bigint FROM threads")
+    static let resolvedInterrupts = PostgresStatement("e2e.resolved", sql: "SELECT count(*) FROM interrupts WHERE status = 'resolved'")
+    static let interrupts = PostgresStatement("e2e.interrupts", sql: "SELECT count(*) FROM interrupts")
+    static let ledger = PostgresStatement("e2e.ledger", sql: "SELECT count(*) FROM command_ledger")
+    static let outbox = PostgresStatement("e2e.outbox", sql: "SELECT count(*) FROM outbox")
+    static let checkpoints = PostgresStatement("e2e.checkpoints", sql: "SELECT count(*) FROM checkpoints")
+}
