@@ -79,4 +79,31 @@ let benchmarks: @Sendable () -> Void = {
             throw BenchmarkFailure(description: "chain ended at \(result.values.count)")
         }
     }
+
+    // Where the in-memory time goes (see BENCHMARKS.md): InMemoryCheckpointer.commit
+    // JSON-encodes every new checkpoint as an integrity fingerprint, and Checkpoint encodes
+    // every channel version (a CheckpointID) through CheckpointID.description.
+    let micro = Benchmark.Configuration(
+        metrics: [.throughput, .wallClock, .mallocCountTotal], timeUnits: .nanoseconds, warmupIterations: 5,
+        scalingFactor: .kilo, maxDuration: .seconds(3))
+    Benchmark("Checkpoint JSON encoding, last checkpoint of a chain10 run (one per step in commit)", configuration: micro) { benchmark in
+        let checkpointer = InMemoryCheckpointer()
+        let app = try makeChain(checkpointer: checkpointer)
+        let thread = nextThread()
+        _ = try await app.invoke(ChainState(), thread: thread)
+        guard let tuple = try await checkpointer.checkpoint(thread: thread, id: nil) else {
+            throw BenchmarkFailure(description: "no checkpoint saved")
+        }
+        let encoder = JSONEncoder()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try encoder.encode(tuple.checkpoint))
+        }
+    }
+    Benchmark("CheckpointID.description", configuration: micro) { benchmark in
+        let id = CheckpointID(high: 0x0193_4f2a_1b2c_7d3e, low: 0x8f1e_2d3c_4b5a_6978)
+        for _ in benchmark.scaledIterations {
+            blackHole(id.description)
+        }
+    }
 }
