@@ -241,6 +241,7 @@ extension ExamplesTests {
             #expect(q2.prompt == "What is your email, Ada?")
             #expect(second.interrupts[0].id != first.interrupts[0].id)
             #expect(second.values.name == "")
+            #expect(second.checkpointID == first.checkpointID, "the second question must not create a checkpoint")
             let paused = try #require(try await app.getState(thread: thread))
             #expect(paused.next == ["collect"])
 
