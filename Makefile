@@ -17,5 +17,10 @@ test: deps
 demo: deps
 	$(SWIFT) run interlude demo
 
+# Runs Benchmarks/InterludeBenchmarks in release (the plugin builds release by default);
+# see BENCHMARKS.md for the figures and how to read them.
+bench: deps
+	$(SWIFT) package --disable-sandbox benchmark --target InterludeBenchmarks
+
 clean:
 	rm -rf .build .interlude

@@ -38,7 +38,8 @@ public struct MaintenanceAnswer: Codable, Sendable, Equatable {
 /// Do not wait forever: `confirm` asks with a deadline (``timeout``) and a default answer
 /// (``defaultAnswer``: postpone). When the deadline passes with no resume,
 /// `expire(thread:now:)` (the worker's timer sweep) answers with the default and the run
-/// continues; a resume that arrives later is refused as already resolved.
+/// continues. A later resume naming the interrupt id is refused as already resolved; a
+/// plain resume finds no pending interrupt.
 public enum TimeoutDefaultExample {
     /// The name the graph is registered under.
     public static let name = "timeout-default"

@@ -21,17 +21,17 @@ struct DemoCase: Sendable {
         return try await drive(app, input: ApprovalState(recipient: "ana@example.com", subject: "Q3 report"), context: context) { interrupt in
             let question = try interrupt.value(as: ApprovalQuestion.self)
             return try ask(context, interrupt, [question.prompt, question.draft], auto: (try Reply.encode(ApprovalAnswer.approve), "approve")) { console in
-            while true {
-                guard let line = console.ask("approve | reject [reason]   (blank = approve)") else {
-                    return try Reply.encode(ApprovalAnswer.approve)
+                while true {
+                    guard let line = console.ask("approve | reject [reason]   (blank = approve)") else {
+                        return try Reply.encode(ApprovalAnswer.approve)
+                    }
+                    let (word, rest) = split(line)
+                    switch word {
+                    case "approve", "a", "yes", "y": return try Reply.encode(ApprovalAnswer(approved: true, comment: rest))
+                    case "reject", "r", "no", "n": return try Reply.encode(ApprovalAnswer.reject(rest ?? "rejected in the demo"))
+                    default: console.say("   '\(line)' is not an answer here")
+                    }
                 }
-                let (word, rest) = split(line)
-                switch word {
-                case "approve", "a", "yes", "y": return try Reply.encode(ApprovalAnswer(approved: true, comment: rest))
-                case "reject", "r", "no", "n": return try Reply.encode(ApprovalAnswer.reject(rest ?? "rejected in the demo"))
-                default: console.say("   '\(line)' is not an answer here")
-                }
-            }
             }
         }
     }
@@ -53,29 +53,29 @@ struct DemoCase: Sendable {
             let question = try interrupt.value(as: ToolReviewQuestion.self)
             let shown = [question.prompt, LocalTools.describe(question.call)]
             return try ask(context, interrupt, shown, auto: (try Reply.encode(ToolReviewAnswer.approve), "approve")) { console in
-            while true {
-                guard let line = console.ask("approve | edit {json arguments} | reject [feedback]   (blank = approve)") else {
-                    return try Reply.encode(ToolReviewAnswer.approve)
-                }
-                let (word, rest) = split(line)
-                switch word {
-                case "approve", "a", "yes", "y":
-                    return try Reply.encode(ToolReviewAnswer.approve)
-                case "reject", "r", "no", "n":
-                    return try Reply.encode(ToolReviewAnswer.reject(rest ?? "rejected in the demo"))
-                case "edit", "e":
-                    guard let json = rest ?? console.ask("arguments as JSON, e.g. {\"city\": \"Oslo\"}   (blank = keep)") else {
+                while true {
+                    guard let line = console.ask("approve | edit {json arguments} | reject [feedback]   (blank = approve)") else {
                         return try Reply.encode(ToolReviewAnswer.approve)
                     }
-                    guard let arguments = try? JSONValue(json: Data(json.utf8)), arguments.objectValue != nil else {
-                        console.say("   that is not a JSON object; try again")
-                        continue
+                    let (word, rest) = split(line)
+                    switch word {
+                    case "approve", "a", "yes", "y":
+                        return try Reply.encode(ToolReviewAnswer.approve)
+                    case "reject", "r", "no", "n":
+                        return try Reply.encode(ToolReviewAnswer.reject(rest ?? "rejected in the demo"))
+                    case "edit", "e":
+                        guard let json = rest ?? console.ask("arguments as JSON, e.g. {\"city\": \"Oslo\"}   (blank = keep)") else {
+                            return try Reply.encode(ToolReviewAnswer.approve)
+                        }
+                        guard let arguments = try? JSONValue(json: Data(json.utf8)), arguments.objectValue != nil else {
+                            console.say("   that is not a JSON object; try again")
+                            continue
+                        }
+                        return try Reply.encode(ToolReviewAnswer.edit(arguments))
+                    default:
+                        console.say("   '\(line)' is not an answer here")
                     }
-                    return try Reply.encode(ToolReviewAnswer.edit(arguments))
-                default:
-                    console.say("   '\(line)' is not an answer here")
                 }
-            }
             }
         }
     }
@@ -115,14 +115,14 @@ struct DemoCase: Sendable {
             let one = try await drive(app, input: TicketState(text: text), context: ticketContext) { interrupt in
                 let question = try interrupt.value(as: LowConfidenceQuestion.self)
                 return try ask(context, interrupt, [question.prompt], auto: (try Reply.encode(ProceedAnswer(proceed: true)), "yes")) { console in
-                guard let line = console.ask("yes | no (escalate) | another label   (blank = yes)") else {
-                    return try Reply.encode(ProceedAnswer(proceed: true))
-                }
-                switch line.lowercased() {
-                case "yes", "y": return try Reply.encode(ProceedAnswer(proceed: true))
-                case "no", "n": return try Reply.encode(ProceedAnswer(proceed: false))
-                default: return try Reply.encode(ProceedAnswer(proceed: true, label: line))
-                }
+                    guard let line = console.ask("yes | no (escalate) | another label   (blank = yes)") else {
+                        return try Reply.encode(ProceedAnswer(proceed: true))
+                    }
+                    switch line.lowercased() {
+                    case "yes", "y": return try Reply.encode(ProceedAnswer(proceed: true))
+                    case "no", "n": return try Reply.encode(ProceedAnswer(proceed: false))
+                    default: return try Reply.encode(ProceedAnswer(proceed: true, label: line))
+                    }
                 }
             }
             outcome.resumes += one.resumes
@@ -138,14 +138,14 @@ struct DemoCase: Sendable {
             let deadline = interrupt.deadline.map { ISO8601DateFormatter().string(from: $0) } ?? "none"
             let shown = [question.prompt, "deadline: \(deadline) (demo clock)"]
             return try ask(context, interrupt, shown, auto: (.waitForDeadline, "(no answer)")) { console in
-            while true {
-                switch console.ask("approve | postpone   (blank = no answer: let the deadline pass)")?.lowercased() {
-                case nil: return .waitForDeadline
-                case "approve", "a", "yes", "y": return try Reply.encode(MaintenanceAnswer(approved: true))
-                case "postpone", "p", "no", "n": return try Reply.encode(MaintenanceAnswer(approved: false))
-                case let other?: console.say("   '\(other)' is not an answer here")
+                while true {
+                    switch console.ask("approve | postpone   (blank = no answer: let the deadline pass)")?.lowercased() {
+                    case nil: return .waitForDeadline
+                    case "approve", "a", "yes", "y": return try Reply.encode(MaintenanceAnswer(approved: true))
+                    case "postpone", "p", "no", "n": return try Reply.encode(MaintenanceAnswer(approved: false))
+                    case let other?: console.say("   '\(other)' is not an answer here")
+                    }
                 }
-            }
             }
         }
     }

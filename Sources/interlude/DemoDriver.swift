@@ -76,7 +76,7 @@ private func consume<State: GraphState>(_ run: GraphRun<State>, _ context: DemoC
     for try await event in run {
         switch event {
         case .updates(let node, let writes):
-            let fields = writes.keys.sorted().map { "\($0)=\(abbreviate(writes[$0]!.description))" }
+            let fields = writes.keys.sorted().map { "\($0)=\(abbreviate(compact(writes[$0]!).description))" }
             context.say("   ▸ \(node == START ? "input" : node): \(fields.isEmpty ? "(no writes)" : fields.joined(separator: ", "))")
         case .finished(let result):
             return result
