@@ -37,7 +37,7 @@ public struct GraphIdentity: Sendable, Codable, Hashable, CustomStringConvertibl
 /// Channel values are not inside the checkpoint: only their versions. The values live in
 /// ``ChannelBlob``s keyed by channel and version, so a step stores only the channels it
 /// changed, and an append channel stores only what it appended (see ``ChannelBlob``).
-public struct Checkpoint: Sendable, Codable, Equatable {
+public struct Checkpoint: Sendable, Codable, Hashable {
     /// The id; sorts by creation time.
     public var id: CheckpointID
     /// The checkpoint this one was derived from (`nil` for the first of a thread).

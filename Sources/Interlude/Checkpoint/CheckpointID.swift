@@ -44,12 +44,23 @@ public struct CheckpointID: Hashable, Comparable, Sendable, Codable, CustomStrin
 
     /// The canonical lowercase UUID text.
     public var description: String {
-        let h = String(high, radix: 16).leftPadded(16)
-        let l = String(low, radix: 16).leftPadded(16)
-        let all = h + l
-        let u = Array(all)
-        return String(u[0..<8]) + "-" + String(u[8..<12]) + "-" + String(u[12..<16]) + "-"
-            + String(u[16..<20]) + "-" + String(u[20..<32])
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            var position = 0
+            for (half, value) in [(0, high), (1, low)] {
+                for nibble in 0..<16 {
+                    let index = half * 16 + nibble
+                    if index == 8 || index == 12 || index == 16 || index == 20 {
+                        buffer[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    let digit = Int((value >> UInt64((15 - nibble) * 4)) & 0xF)
+                    buffer[position] = digits.utf8Start[digit]
+                    position += 1
+                }
+            }
+            return position
+        }
     }
 
     /// The millisecond timestamp in the id.
@@ -109,8 +120,3 @@ public struct CheckpointID: Hashable, Comparable, Sendable, Codable, CustomStrin
     }
 }
 
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

@@ -11,7 +11,7 @@ public actor InMemoryCheckpointer: Checkpointer {
     private struct ThreadData {
         var record: ThreadRecord
         var checkpoints: [CheckpointID: Checkpoint] = [:]
-        var fingerprints: [CheckpointID: Data] = [:]
+        var fingerprints: [CheckpointID: Int] = [:]
         var blobs: [BlobKey: ChannelBlob] = [:]
         var writes: [CheckpointID: [PendingWrite]] = [:]
         var interrupts: [InterruptRecord] = []
@@ -81,7 +81,7 @@ public actor InMemoryCheckpointer: Checkpointer {
             let id = new.checkpoint.id
             precondition(data.checkpoints[id] == nil, "InMemoryCheckpointer: checkpoint \(id) was saved twice; saved checkpoints must never change")
             data.checkpoints[id] = new.checkpoint
-            data.fingerprints[id] = try JSONCoding.encode(new.checkpoint)
+            data.fingerprints[id] = new.checkpoint.hashValue
             for blob in new.blobs {
                 let key = BlobKey(channel: blob.channel, version: blob.version)
                 if let existing = data.blobs[key] {
@@ -151,9 +151,9 @@ public actor InMemoryCheckpointer: Checkpointer {
 
     /// Checks that no stored checkpoint differs from what was saved.
     /// - Throws: `GraphError` `.storage` naming the first checkpoint that changed.
-    public func verifyIntegrity() throws {
+    public func verifyIntegrity() throws(GraphError) {
         for (threadID, data) in threads {
-            for (id, checkpoint) in data.checkpoints where try JSONCoding.encode(checkpoint) != data.fingerprints[id] {
+            for (id, checkpoint) in data.checkpoints where checkpoint.hashValue != data.fingerprints[id] {
                 throw GraphError(.storage, "checkpoint \(id) of thread '\(threadID)' changed after it was saved")
             }
         }

@@ -53,7 +53,8 @@ struct TaskOutput: Sendable {
 struct Materialized<State: GraphState>: Sendable {
     var values: State
     var sends: [SendPacket]
-    var startWrites: [EncodedWrite]
+    /// The stored run input (`__start__`), decoded only if the START task must run from it.
+    var startBlob: Data?
     /// For append channels: element count and delta depth at the current version.
     var appendInfo: [String: (count: Int, depth: Int)]
 }
@@ -63,7 +64,7 @@ extension CompiledGraph {
     func materialize(_ tuple: CheckpointTuple) throws -> Materialized<State> {
         var byKey: [BlobKey: ChannelBlob] = [:]
         for blob in tuple.blobs { byKey[BlobKey(channel: blob.channel, version: blob.version)] = blob }
-        var result = Materialized(values: State(), sends: [], startWrites: [], appendInfo: [:])
+        var result = Materialized(values: State(), sends: [], startBlob: nil, appendInfo: [:])
         for (name, version) in tuple.checkpoint.channelVersions {
             if let index = table.byName[name] {
                 let channel = table.channels[index]
@@ -94,7 +95,7 @@ extension CompiledGraph {
             } else if name == Reserved.sends, let blob = byKey[BlobKey(channel: name, version: version)] {
                 result.sends = try JSONCoding.decode([SendPacket].self, from: blob.data, what: "pending sends")
             } else if name == Reserved.start, let blob = byKey[BlobKey(channel: name, version: version)] {
-                result.startWrites = try JSONCoding.decode([EncodedWrite].self, from: blob.data, what: "run input")
+                result.startBlob = blob.data
             }
         }
         return result
@@ -106,8 +107,7 @@ extension CompiledGraph {
         var tasks: [PlannedTask<State>] = []
         let step = String(checkpoint.step + 1)
         let id = checkpoint.id.description
-        for node in [START] + nodeNames {
-            let trigger = Reserved.trigger(node)
+        for (node, trigger) in triggers {
             guard let version = checkpoint.channelVersions[trigger] else { continue }
             if let seen = checkpoint.versionsSeen[node]?[trigger], seen >= version { continue }
             tasks.append(PlannedTask(id: StableHash.id(id, step, node, trigger), node: node, trigger: trigger, pushIndex: nil, arg: nil))
@@ -117,6 +117,16 @@ extension CompiledGraph {
             tasks.append(PlannedTask(id: StableHash.id(id, step, "__push__", String(i), packet.node), node: packet.node, trigger: nil, pushIndex: i, arg: arg))
         }
         return tasks
+    }
+
+    /// `true` when the superstep after `checkpoint` has any task (planning without making ids).
+    func hasTasks(_ checkpoint: Checkpoint, sends: [SendPacket]) -> Bool {
+        if !sends.isEmpty { return true }
+        return triggers.contains { node, trigger in
+            guard let version = checkpoint.channelVersions[trigger] else { return false }
+            guard let seen = checkpoint.versionsSeen[node]?[trigger] else { return true }
+            return version > seen
+        }
     }
 
     /// `true` when some channel changed since the last breakpoint, so a breakpoint may fire.
@@ -171,6 +181,27 @@ extension CompiledGraph {
             let index = try table.index(named: write.channel)
             return (index, try table.channels[index].decodeWrite(write.value.jsonData))
         }
+    }
+
+    /// The run input as stored in the `__start__` channel: a JSON array of
+    /// `{"channel": name, "value": json}`, built from each field's own encoding.
+    func encodeInput(_ writes: [(channel: Int, value: any Sendable)]) throws -> Data {
+        var data = Data("[".utf8)
+        for (i, write) in writes.enumerated() {
+            let channel = table.channels[write.channel]
+            if i > 0 { data.append(UInt8(ascii: ",")) }
+            data.append(contentsOf: #"{"channel":"#.utf8)
+            data.append(try JSONCoding.encode(channel.name))
+            data.append(contentsOf: #","value":"#.utf8)
+            data.append(try channel.encodeWrite(write.value))
+            data.append(UInt8(ascii: "}"))
+        }
+        data.append(UInt8(ascii: "]"))
+        return data
+    }
+
+    func decodeInput(_ data: Data) throws -> [(channel: Int, value: any Sendable)] {
+        try decodeStateWrites(try JSONCoding.decode([EncodedWrite].self, from: data, what: "run input"))
     }
 
     func encodeStateWrites(_ update: Update<State>) throws -> [EncodedWrite] {

@@ -188,7 +188,7 @@ extension Run {
         if !after.isEmpty, tasks.contains(where: { graph.breakpointMatches(after, $0.node) }), let head = current, graph.updatedSinceLastInterrupt(head) {
             return events + (try await stop(.interrupted))
         }
-        if try graph.plan(current!, sends: sends).isEmpty {
+        if !graph.hasTasks(current!, sends: sends) {
             return events + (try await stop(.completed))
         }
         if config.durability == .sync { try await commitPending(status: .ready, isFinal: false) }
@@ -207,10 +207,13 @@ extension Run {
         for task in tasks {
             if let trigger = task.trigger { seen[task.node, default: [:]][trigger] = checkpoint.channelVersions[trigger] }
         }
-        var blobs = try graph.blobs(for: changed, values: newValues, version: id, previous: checkpoint, appendInfo: &appendInfo)
+        // Without a checkpointer nothing is stored, so nothing needs encoding.
+        var blobs = checkpointer == nil ? [] : try graph.blobs(for: changed, values: newValues, version: id, previous: checkpoint, appendInfo: &appendInfo)
         if let newSends {
             versions[Reserved.sends] = id
-            blobs.append(ChannelBlob(channel: Reserved.sends, version: id, encoding: .full, depth: 0, data: try JSONCoding.encode(newSends)))
+            if checkpointer != nil {
+                blobs.append(ChannelBlob(channel: Reserved.sends, version: id, encoding: .full, depth: 0, data: try JSONCoding.encode(newSends)))
+            }
             sends = newSends
         }
         var metadata = config.metadata
@@ -263,7 +266,12 @@ extension Run {
 
     /// Commits everything staged, compare-and-set on the thread version.
     func commitPending(status: ThreadStatus, failure: String? = nil, isFinal: Bool) async throws {
-        guard let checkpointer, let threadID, let head = current else { return }
+        guard let checkpointer, let threadID, let head = current else {
+            pendingCheckpoints = []
+            pendingWriteOrder = []
+            pendingWrites = [:]
+            return
+        }
         let interrupts = pendingInterruptOrder.compactMap { pendingInterrupts[$0] }
         var extras = CommitExtras()
         if let hook = config.commitHook {
@@ -291,7 +299,7 @@ extension Run {
     func runTask(_ task: PlannedTask<State>, values: State, answers: [JSONValue], step: Int) async -> TaskResult {
         if task.node == START {
             do {
-                let writes = try graph.decodeStateWrites(startWrites)
+                let writes = try startInput ?? (startBlob.map { try graph.decodeInput($0) } ?? [])
                 return .done(try await Self.route(task, graph: graph, writes: writes, goto: [], input: values), reused: false)
             } catch {
                 return .failed(error)

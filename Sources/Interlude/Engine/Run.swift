@@ -20,7 +20,9 @@ final class Run<State: GraphState> {
     var current: Checkpoint?
     var headWrites: [PendingWrite] = []
     var sends: [SendPacket] = []
-    var startWrites: [EncodedWrite] = []
+    /// The run input, typed when this invocation received it.
+    var startInput: [(channel: Int, value: any Sendable)]?
+    var startBlob: Data?
     var appendInfo: [String: (count: Int, depth: Int)] = [:]
     var threadVersion: Int64 = 0
     var latestID: CheckpointID?
@@ -95,13 +97,10 @@ final class Run<State: GraphState> {
         }
         switch input {
         case .state(let state):
-            let writes = try graph.table.channels.map { channel in
-                EncodedWrite(channel: channel.name, value: try JSONValue(json: try channel.encodeWrite(channel.writeFromState(state))))
-            }
-            try await startNew(writes, base: base)
+            try await startNew(graph.table.channels.enumerated().map { ($0.offset, $0.element.writeFromState(state)) }, base: base)
             return []
         case .update(let update):
-            try await startNew(try graph.encodeStateWrites(update), base: base)
+            try await startNew(try update.writes.map { (try graph.table.index(of: $0.keyPath), $0.value) }, base: base)
             return []
         case .command(let command):
             if command.isEmpty || command.resume == .value(.null) || command.resume == .byID([:]) {
@@ -138,7 +137,8 @@ final class Run<State: GraphState> {
         let m = try graph.materialize(tuple)
         values = m.values
         sends = m.sends
-        startWrites = m.startWrites
+        startBlob = m.startBlob
+        startInput = nil
         appendInfo = m.appendInfo
         current = tuple.checkpoint
         headWrites = tuple.pendingWrites
@@ -176,7 +176,7 @@ final class Run<State: GraphState> {
     }
 
     /// New input: drop unfinished tasks of the base and start from START.
-    private func startNew(_ writes: [EncodedWrite], base: CheckpointTuple?) async throws {
+    private func startNew(_ writes: [(channel: Int, value: any Sendable)], base: CheckpointTuple?) async throws {
         var versions: [String: ChannelVersion] = [:]
         var seen: [String: [String: ChannelVersion]] = [:]
         if let base {
@@ -190,10 +190,10 @@ final class Run<State: GraphState> {
         }
         let id = newID(after: base?.checkpoint.id)
         versions[Reserved.start] = id
-        var blobs = [ChannelBlob(channel: Reserved.start, version: id, encoding: .full, depth: 0, data: try JSONCoding.encode(writes))]
+        var blobs = checkpointer == nil ? [] : [ChannelBlob(channel: Reserved.start, version: id, encoding: .full, depth: 0, data: try graph.encodeInput(writes))]
         if !sends.isEmpty {
             versions[Reserved.sends] = id
-            blobs.append(ChannelBlob(channel: Reserved.sends, version: id, encoding: .full, depth: 0, data: Data("[]".utf8)))
+            if checkpointer != nil { blobs.append(ChannelBlob(channel: Reserved.sends, version: id, encoding: .full, depth: 0, data: Data("[]".utf8))) }
             sends = []
         }
         let checkpoint = Checkpoint(
@@ -202,7 +202,7 @@ final class Run<State: GraphState> {
         pendingCheckpoints.append(NewCheckpoint(checkpoint: checkpoint, blobs: blobs))
         current = checkpoint
         headWrites = []
-        startWrites = writes
+        startInput = writes
     }
 
     /// Resuming (or continuing): breakpoints already passed do not fire again at once.

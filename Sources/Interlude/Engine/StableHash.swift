@@ -19,21 +19,8 @@ enum StableHash {
             }
         }
         b ^= a >> 29
-        return format(a, b)
+        // Same text form as a UUID (and a checkpoint id), for readable ids in storage and logs.
+        return CheckpointID(high: a, low: b).description
     }
 
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    private static func format(_ high: UInt64, _ low: UInt64) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(36)
-        for (i, value) in [high, low].enumerated() {
-            for nibble in (0..<16).reversed() {
-                let position = i * 16 + (15 - nibble)
-                if position == 8 || position == 12 || position == 16 || position == 20 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(digits[Int((value >> (UInt64(nibble) * 4)) & 0xF)])
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

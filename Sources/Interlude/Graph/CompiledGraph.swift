@@ -20,6 +20,8 @@ public struct CompiledGraph<State: GraphState>: Sendable {
     let interruptBefore: Set<String>
     let interruptAfter: Set<String>
     let clock: any GraphClock
+    /// Every node with its trigger channel, START first then by name: what planning scans.
+    let triggers: [(node: String, trigger: String)]
 
     /// The node names, sorted.
     public var nodeNamesSorted: [String] { nodeNames }

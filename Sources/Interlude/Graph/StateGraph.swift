@@ -181,6 +181,7 @@ public struct StateGraph<State: GraphState> {
         return CompiledGraph(
             identity: GraphIdentity(name: name, version: version), acceptedVersions: acceptedVersions.union([version]),
             nodes: nodes, nodeNames: nodeOrder.sorted(), edgesFrom: edgesFrom, branches: branches, table: table,
-            checkpointer: checkpointer, interruptBefore: Set(interruptBefore), interruptAfter: Set(interruptAfter), clock: clock)
+            checkpointer: checkpointer, interruptBefore: Set(interruptBefore), interruptAfter: Set(interruptAfter), clock: clock,
+            triggers: ([START] + nodeOrder.sorted()).map { ($0, Reserved.trigger($0)) })
     }
 }
