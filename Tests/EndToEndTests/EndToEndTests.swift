@@ -1,5 +1,6 @@
 import Foundation
 import Interlude
+import InterludeExamples
 import InterludeKafka
 import InterludePostgres
 import InterludeWorker
@@ -15,145 +16,137 @@ import Testing
 struct EndToEndTests {
     @Test("three workers drive 500 approval threads, one is killed with SIGKILL mid-load, and every thread completes exactly once")
     func fiveHundredWithACrash() async throws {
-        let system = try await System(partitions: 6)
-        defer { Task { await system.shutdown() } }
-        try system.startWorkers(3)
-        let report = try await system.driver.run(count: 500, threadPrefix: "load", whileRunning: { _ in
-            try await system.waitUntil("100 threads completed") { try await system.count(SQL.completedThreads) >= 100 }
-            system.workers[0].kill9()
-        })
-        #expect(report.runs == 500, "\(system.workerLogs())")
-        #expect(try await system.count(SQL.completedThreads) == 500)
-        // One commit for the run and one for the resume: nothing was applied twice.
-        #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
-        #expect(try await system.count(SQL.interrupts) == 500)
-        #expect(try await system.count(SQL.resolvedInterrupts) == 500)
-        #expect(try await system.count(SQL.ledger) == 1000)
-        let completed = report.events.filter { $0["type"] == "completed" }
-        #expect(Set(completed.compactMap { $0["thread_id"]?.stringValue }).count == 500)
-        // Events may be delivered more than once after a crash, but always with the same id.
-        #expect(Set(completed.compactMap { $0["id"]?.stringValue }).count == 500)
-        #expect(report.rejected == 0)
-        let statuses = await system.stopWorkers()
-        #expect(statuses.dropFirst().allSatisfy { $0 == 0 }, "surviving workers exit 0 on SIGTERM: \(statuses)")
+        try await withSystem(partitions: 6) { system in
+            try system.startWorkers(3)
+            let report = try await system.driver.run(count: 500, threadPrefix: "load", whileRunning: { _ in
+                try await system.waitUntil("100 threads completed") { try await system.count(SQL.completedThreads) >= 100 }
+                system.workers[0].kill9()
+            })
+            #expect(report.runs == 500, "\(system.workerLogs())")
+            #expect(try await system.count(SQL.completedThreads) == 500)
+            // One commit for the run and one for the resume: nothing was applied twice.
+            #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
+            #expect(try await system.count(SQL.interrupts) == 500)
+            #expect(try await system.count(SQL.resolvedInterrupts) == 500)
+            #expect(try await system.count(SQL.ledger) == 1000)
+            let completed = report.events.filter { $0["type"] == "completed" }
+            #expect(Set(completed.compactMap { $0["thread_id"]?.stringValue }).count == 500)
+            // Events may be delivered more than once after a crash, but always with the same id.
+            #expect(Set(completed.compactMap { $0["id"]?.stringValue }).count == 500)
+            #expect(report.rejected == 0)
+            let statuses = await system.stopWorkers()
+            #expect(statuses.dropFirst().allSatisfy { $0 == 0 }, "surviving workers exit 0 on SIGTERM: \(statuses)")
+        }
     }
 
     @Test("duplicate, unknown, late and conflicting resumes: exactly one applies, the rest are rejected with reasons")
     func resumesRejected() async throws {
-        let system = try await System()
-        defer { Task { await system.shutdown() } }
-        try system.startWorkers(2)
-        let producer = try system.producer()
-        let client = CommandClient(producer: producer, topics: system.topics)
-        let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
-        try await client.send(CommandMessage(id: "run-1", threadID: "t1", body: .run(graph: "approval", input: ["recipient": "a@example.com", "subject": "s"], config: nil, ifBusy: .reject)))
-        try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == "t1" } })
-        let review = try #require(watcher.all.first { $0["type"] == "interrupt" })
-        let interrupt = try #require(review["interrupt_id"]?.stringValue)
-        let approve = CommandMessage(id: "resume-a", threadID: "t1", body: .resume(value: nil, values: [interrupt: ["approved": true]], checkpointID: nil))
-        try await client.send(approve)
-        try await client.send(approve)  // the same command again: a duplicate, ignored
-        try await client.send(CommandMessage(id: "resume-b", threadID: "t1", body: .resume(value: nil, values: [interrupt: ["approved": false]], checkpointID: nil)))
-        try await client.send(CommandMessage(id: "resume-c", threadID: "t1", body: .resume(value: nil, values: ["no-such-interrupt": true], checkpointID: nil)))
-        try await client.send(CommandMessage(id: "resume-d", threadID: "t1", body: .resume(value: ["approved": true], values: nil, checkpointID: nil)))
-        try await client.send(CommandMessage(id: "resume-e", threadID: "nobody", body: .resume(value: true, values: nil, checkpointID: nil)))
-        try await watcher.collect(until: { $0.filter { $0["type"] == "rejected" }.count >= 4 })
-        var reasons: [String: String] = [:]
-        for rejected in watcher.all where rejected["type"] == "rejected" {
-            reasons[rejected["command_id"]?.stringValue ?? ""] = rejected["reason"]?.stringValue
+        try await withSystem { system in
+            try system.startWorkers(2)
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
+            try await client.send(CommandMessage(id: "run-1", threadID: "t1", body: .run(graph: "approval", input: ["recipient": "a@example.com", "subject": "s"], config: nil, ifBusy: .reject)))
+            try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == "t1" } })
+            let review = try #require(watcher.all.first { $0["type"] == "interrupt" })
+            let interrupt = try #require(review["interrupt_id"]?.stringValue)
+            let approve = CommandMessage(id: "resume-a", threadID: "t1", body: .resume(value: nil, values: [interrupt: ["approved": true]], checkpointID: nil))
+            try await client.send(approve)
+            try await client.send(approve)  // the same command again: a duplicate, ignored
+            try await client.send(CommandMessage(id: "resume-b", threadID: "t1", body: .resume(value: nil, values: [interrupt: ["approved": false]], checkpointID: nil)))
+            try await client.send(CommandMessage(id: "resume-c", threadID: "t1", body: .resume(value: nil, values: ["no-such-interrupt": true], checkpointID: nil)))
+            try await client.send(CommandMessage(id: "resume-d", threadID: "t1", body: .resume(value: ["approved": true], values: nil, checkpointID: nil)))
+            try await client.send(CommandMessage(id: "resume-e", threadID: "nobody", body: .resume(value: true, values: nil, checkpointID: nil)))
+            try await watcher.collect(until: { $0.filter { $0["type"] == "rejected" }.count >= 4 })
+            var reasons: [String: String] = [:]
+            for rejected in watcher.all where rejected["type"] == "rejected" {
+                reasons[rejected["command_id"]?.stringValue ?? ""] = rejected["reason"]?.stringValue
+            }
+            #expect(reasons == ["resume-b": "already_resolved", "resume-c": "unknown_interrupt", "resume-d": "no_pending_interrupt", "resume-e": "unknown_thread"])
+            let state = try #require(try await system.checkpointer.thread("t1"))
+            #expect(state.status == .completed)
+            #expect(state.version == 2)
+            let completed = watcher.all.filter { $0["type"] == "completed" && $0["thread_id"] == "t1" }
+            #expect(completed.first?["values"]?["outcome"] == "sent")
+            await producer.close()
+            await watcher.consumer.close()
         }
-        #expect(reasons == ["resume-b": "already_resolved", "resume-c": "unknown_interrupt", "resume-d": "no_pending_interrupt", "resume-e": "unknown_thread"])
-        let state = try #require(try await system.checkpointer.thread("t1"))
-        #expect(state.status == .completed)
-        #expect(state.version == 2)
-        let completed = watcher.all.filter { $0["type"] == "completed" && $0["thread_id"] == "t1" }
-        #expect(completed.first?["values"]?["outcome"] == "sent")
-        await producer.close()
-        await watcher.consumer.close()
     }
 
     @Test("replaying the runs and resumes topics from offset 0 with a fresh group changes nothing and publishes nothing")
     func replay() async throws {
-        let system = try await System()
-        defer { Task { await system.shutdown() } }
-        try system.startWorkers(2)
-        let report = try await system.driver.run(count: 50, threadPrefix: "replay")
-        #expect(report.runs == 50)
-        _ = await system.stopWorkers()
-        let before = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
+        try await withSystem { system in
+            try system.startWorkers(2)
+            let report = try await system.driver.run(count: 50, threadPrefix: "replay")
+            #expect(report.runs == 50)
+            _ = await system.stopWorkers()
+            let before = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
 
-        // A worker with a new group reads both topics from the start.
-        var registry = GraphRegistry()
-        registry.register(try InterludeExamplesRegistry.approval(checkpointer: system.checkpointer))
-        var configuration = Worker.Configuration()
-        configuration.bootstrapServers = system.cluster.bootstrapServers
-        configuration.groupID = "replay-\(UUID().uuidString)"
-        configuration.topics = system.topics
-        configuration.sessionTimeout = .seconds(6)
-        let worker = Worker(configuration: configuration, registry: registry, checkpointer: system.checkpointer, logger: system.logger)
-        let group = ServiceGroup(configuration: .init(services: [worker], logger: system.logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await system.waitUntil("the replaying worker saw all 100 commands") { worker.stats.duplicates >= 100 }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+            // A worker with a new group reads both topics from the start.
+            var registry = GraphRegistry()
+            registry.register(try ApprovalExample.makeGraph(checkpointer: system.checkpointer))
+            var configuration = Worker.Configuration()
+            configuration.bootstrapServers = system.cluster.bootstrapServers
+            configuration.groupID = "replay-\(UUID().uuidString)"
+            configuration.topics = system.topics
+            configuration.sessionTimeout = .seconds(6)
+            let worker = Worker(configuration: configuration, registry: registry, checkpointer: system.checkpointer, logger: system.logger)
+            let group = ServiceGroup(configuration: .init(services: [worker], logger: system.logger))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await system.waitUntil("the replaying worker saw all 100 commands") { worker.stats.duplicates >= 100 }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            #expect(worker.stats.duplicates == 100)
+            #expect(worker.stats.processed == 0)
+            let after = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
+            #expect(after == before)
         }
-        #expect(worker.stats.duplicates == 100)
-        #expect(worker.stats.processed == 0)
-        let after = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
-        #expect(after == before)
     }
 
     @Test("1,000 malformed messages go to the dead-letter topic while valid traffic completes")
     func malformed() async throws {
-        let system = try await System()
-        defer { Task { await system.shutdown() } }
-        try system.startWorkers(2)
-        let producer = try system.producer()
-        let garbage: [String] = [
-            "not json at all", "[1,2,3]", #"{"type":"run"}"#,
-            #"{"type":"run","schema_version":9,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"approval"}"#,
-            #"{"type":"launch","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#,
-            #"{"type":"run","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"nope"}"#,
-            #"{"type":"resume","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","value":true}"#,
-        ]
-        let report = try await system.driver.run(count: 100, threadPrefix: "valid", whileRunning: { _ in
-            let records = (0..<1000).map { i in
-                KafkaProducerRecord(topic: system.topics.runs, key: Array("bad-\(i % 37)".utf8), value: Array(garbage[i % garbage.count].replacingOccurrences(of: #""id":"x""#, with: #""id":"x\#(i)""#).utf8))
-            }
-            for result in await producer.send(records) { _ = try result.get() }
-        })
-        #expect(report.runs == 100)
-        let dlq = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.dlq])
-        try await dlq.collect(until: { $0.count >= 1000 })
-        #expect(dlq.all.count == 1000)
-        let reasons = Set(dlq.all.compactMap { $0["reason"]?.stringValue })
-        #expect(reasons == ["undecodable", "invalid_envelope", "unsupported_schema_version", "unknown_type", "unknown_graph", "wrong_topic"])
-        await producer.close()
-        await dlq.consumer.close()
+        try await withSystem { system in
+            try system.startWorkers(2)
+            let producer = try system.producer()
+            let garbage: [String] = [
+                "not json at all", "[1,2,3]", #"{"type":"run"}"#,
+                #"{"type":"run","schema_version":9,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"approval"}"#,
+                #"{"type":"launch","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#,
+                #"{"type":"run","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"nope"}"#,
+                #"{"type":"resume","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","value":true}"#,
+            ]
+            let report = try await system.driver.run(count: 100, threadPrefix: "valid", whileRunning: { _ in
+                let records = (0..<1000).map { i in
+                    KafkaProducerRecord(topic: system.topics.runs, key: Array("bad-\(i % 37)".utf8), value: Array(garbage[i % garbage.count].replacingOccurrences(of: #""id":"x""#, with: #""id":"x\#(i)""#).utf8))
+                }
+                for result in await producer.send(records) { _ = try result.get() }
+            })
+            #expect(report.runs == 100)
+            let dlq = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.dlq])
+            try await dlq.collect(until: { $0.count >= 1000 })
+            #expect(dlq.all.count == 1000)
+            let reasons = Set(dlq.all.compactMap { $0["reason"]?.stringValue })
+            #expect(reasons == ["undecodable", "invalid_envelope", "unsupported_schema_version", "unknown_type", "unknown_graph", "wrong_topic"])
+            await producer.close()
+            await dlq.consumer.close()
+        }
     }
 
     @Test("with the broker down for three seconds mid-load nothing is lost and progress resumes")
     func brokerDown() async throws {
-        let system = try await System()
-        defer { Task { await system.shutdown() } }
-        try system.startWorkers(2)
-        let report = try await system.driver.run(count: 200, threadPrefix: "outage", whileRunning: { _ in
-            try await system.waitUntil("30 threads completed") { try await system.count(SQL.completedThreads) >= 30 }
-            try system.cluster.setBrokerDown(1)
-            try await Task.sleep(for: .seconds(3))  // the length of the outage, not a wait for an outcome
-            try system.cluster.setBrokerUp(1)
-        })
-        #expect(report.runs == 200, "\(system.workerLogs())")
-        #expect(try await system.count(SQL.completedThreads) == 200)
-        #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
-    }
-}
-
-import InterludeExamples
-
-enum InterludeExamplesRegistry {
-    static func approval(checkpointer: any Checkpointer) throws -> CompiledGraph<ApprovalState> {
-        try ApprovalExample.makeGraph(checkpointer: checkpointer)
+        try await withSystem { system in
+            try system.startWorkers(2)
+            let report = try await system.driver.run(count: 200, threadPrefix: "outage", whileRunning: { _ in
+                try await system.waitUntil("30 threads completed") { try await system.count(SQL.completedThreads) >= 30 }
+                try system.cluster.setBrokerDown(1)
+                try await Task.sleep(for: .seconds(3))  // the length of the outage, not a wait for an outcome
+                try system.cluster.setBrokerUp(1)
+            })
+            #expect(report.runs == 200, "\(system.workerLogs())")
+            #expect(try await system.count(SQL.completedThreads) == 200)
+            #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
+        }
     }
 }

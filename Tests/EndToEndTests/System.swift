@@ -139,3 +139,16 @@ enum SQL {
     static let outbox = PostgresStatement("e2e.outbox", sql: "SELECT count(*) FROM outbox")
     static let checkpoints = PostgresStatement("e2e.checkpoints", sql: "SELECT count(*) FROM checkpoints")
 }
+
+/// Runs `body` with a new system and always shuts it down (stopping its worker processes),
+/// also when the body fails.
+func withSystem(partitions: Int32 = 4, _ body: (System) async throws -> Void) async throws {
+    let system = try await System(partitions: partitions)
+    do {
+        try await body(system)
+    } catch {
+        await system.shutdown()
+        throw error
+    }
+    await system.shutdown()
+}
