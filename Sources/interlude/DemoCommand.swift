@@ -59,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             console.say()
         }
-        let commits = await checkpointer.commitCount
+        let commits = checkpointer.commitCount
         console.say("Done: \(cases.count) example\(cases.count == 1 ? "" : "s") finished, \(commits) checkpoint commits in memory.")
     }
 
@@ -87,7 +87,7 @@ struct DemoCommand: AsyncParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let failed = outcomes.filter { $0.status != .completed }.count
         let resumes = outcomes.reduce(0) { $0 + $1.resumes }
-        let commits = await checkpointer.commitCount
+        let commits = checkpointer.commitCount
         print(
             "auto-approve: \(threads) threads x \(cases.count) examples = \(outcomes.count) runs, \(resumes) answers, "
                 + "\(commits) commits, \(failed) not completed, in \(String(format: "%.3f", seconds)) s "

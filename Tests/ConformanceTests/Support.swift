@@ -62,7 +62,7 @@ func newThread() -> String { "t-" + UUID().uuidString.lowercased() }
 
 /// Re-checks the in-memory checkpointer's rule that saved checkpoints never change.
 func verifyIntegrity(_ checkpointer: any Checkpointer) async throws {
-    if let memory = checkpointer as? InMemoryCheckpointer { try await memory.verifyIntegrity() }
+    if let memory = checkpointer as? InMemoryCheckpointer { try memory.verifyIntegrity() }
 }
 
 /// A graph with a checkpointer of the given kind, built by `build`, for tests that also

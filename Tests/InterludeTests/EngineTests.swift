@@ -121,8 +121,8 @@ struct DurabilityTests {
             let result = try await app.invoke(Doc(), thread: "t", config: RunConfig(durability: durability))
             #expect(result.values.v == ["n1", "n2", "n3"])
             histories[durability] = try await app.stateHistory(thread: "t").map(\.step)
-            commits[durability] = await checkpointer.commitCount
-            try await checkpointer.verifyIntegrity()
+            commits[durability] = checkpointer.commitCount
+            try checkpointer.verifyIntegrity()
         }
         #expect(histories[.sync] == [3, 2, 1, 0, -1])
         #expect(histories[.exit] == histories[.sync])

@@ -40,8 +40,10 @@ public enum ChannelKind: String, Sendable {
 ///
 /// Build channels with the static factories ``value(_:_:)``, ``append(_:_:)``,
 /// ``messages(_:_:)`` and ``reducer(_:_:_:)``.
-public struct Channel<State: GraphState>: @unchecked Sendable {
-    // @unchecked: the stored key path is immutable and only read; every closure is @Sendable.
+public final class Channel<State: GraphState>: @unchecked Sendable {
+    // @unchecked: every stored property is a constant; the key path is immutable and only
+    // read, and every closure is @Sendable. A class, so handing a channel around costs one
+    // retain instead of one per closure.
 
     /// The channel name: the field's coding key.
     public let name: String
@@ -57,6 +59,28 @@ public struct Channel<State: GraphState>: @unchecked Sendable {
     let elementCount: (@Sendable (State) -> Int)?
     let encodeSuffix: (@Sendable (State, Int) throws -> Data)?
     let appendEncoded: (@Sendable (inout State, Data) throws -> Void)?
+
+    init(
+        name: String, kind: ChannelKind, keyPath: AnyKeyPath,
+        reduce: @escaping @Sendable (inout State, [any Sendable], String) throws -> Void,
+        encodeValue: @escaping @Sendable (State) throws -> Data, decodeValue: @escaping @Sendable (inout State, Data) throws -> Void,
+        encodeWrite: @escaping @Sendable (any Sendable) throws -> Data, decodeWrite: @escaping @Sendable (Data) throws -> any Sendable,
+        writeFromState: @escaping @Sendable (State) -> any Sendable, elementCount: (@Sendable (State) -> Int)?,
+        encodeSuffix: (@Sendable (State, Int) throws -> Data)?, appendEncoded: (@Sendable (inout State, Data) throws -> Void)?
+    ) {
+        self.name = name
+        self.kind = kind
+        self.keyPath = keyPath
+        self.reduce = reduce
+        self.encodeValue = encodeValue
+        self.decodeValue = decodeValue
+        self.encodeWrite = encodeWrite
+        self.decodeWrite = decodeWrite
+        self.writeFromState = writeFromState
+        self.elementCount = elementCount
+        self.encodeSuffix = encodeSuffix
+        self.appendEncoded = appendEncoded
+    }
 
     private static func coders<V: Codable & Sendable>(
         _ name: String, _ keyPath: WritableKeyPath<State, V>

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A checkpointer that keeps everything in memory: for tests, examples and in-process use.
 ///
@@ -7,7 +8,10 @@ import Foundation
 /// is never changed afterwards. A commit that tries is a programming error and traps; and
 /// ``verifyIntegrity()`` re-checks every stored checkpoint against the fingerprint taken
 /// when it was saved.
-public actor InMemoryCheckpointer: Checkpointer {
+///
+/// A class whose store sits under one `Mutex` rather than an actor: every call finishes
+/// without suspending, so a run's commits cost no hop to another executor.
+public final class InMemoryCheckpointer: Checkpointer {
     private struct ThreadData {
         var record: ThreadRecord
         var checkpoints: [CheckpointID: Checkpoint] = [:]
@@ -17,38 +21,48 @@ public actor InMemoryCheckpointer: Checkpointer {
         var interrupts: [InterruptRecord] = []
     }
 
-    private var threads: [String: ThreadData] = [:]
-    private var ledger: [String: CommandRecord] = [:]
-    private var outbox: [OutboxMessage] = []
-    private var published: Set<String> = []
+    private struct Store {
+        var threads: [String: ThreadData] = [:]
+        var ledger: [String: CommandRecord] = [:]
+        var outbox: [OutboxMessage] = []
+        var published: Set<String> = []
+        var commitCount = 0
+    }
+
+    private let store = Mutex(Store())
+
     /// How many commits were applied; for tests and benchmarks.
-    public private(set) var commitCount = 0
+    public var commitCount: Int { store.withLock { $0.commitCount } }
 
     /// Creates an empty checkpointer.
     public init() {}
 
     public func thread(_ threadID: String) async throws -> ThreadRecord? {
-        threads[threadID]?.record
+        store.withLock { $0.threads[threadID]?.record }
     }
 
     public func checkpoint(thread threadID: String, id: CheckpointID?) async throws -> CheckpointTuple? {
-        guard let data = threads[threadID] else { return nil }
-        guard let id = id ?? data.record.head, let checkpoint = data.checkpoints[id] else { return nil }
-        return tuple(checkpoint, in: data)
+        store.withLock { store in
+            guard let data = store.threads[threadID] else { return nil }
+            guard let id = id ?? data.record.head, let checkpoint = data.checkpoints[id] else { return nil }
+            return Self.tuple(checkpoint, in: data)
+        }
     }
 
     public func history(thread threadID: String, query: HistoryQuery) async throws -> [CheckpointTuple] {
-        guard let data = threads[threadID] else { return [] }
-        var result: [CheckpointTuple] = []
-        for id in data.checkpoints.keys.sorted(by: >) {
-            if let limit = query.limit, result.count >= limit { break }
-            let checkpoint = data.checkpoints[id]!
-            if query.matches(checkpoint) { result.append(tuple(checkpoint, in: data)) }
+        store.withLock { store in
+            guard let data = store.threads[threadID] else { return [] }
+            var result: [CheckpointTuple] = []
+            for id in data.checkpoints.keys.sorted(by: >) {
+                if let limit = query.limit, result.count >= limit { break }
+                let checkpoint = data.checkpoints[id]!
+                if query.matches(checkpoint) { result.append(Self.tuple(checkpoint, in: data)) }
+            }
+            return result
         }
-        return result
     }
 
-    private func tuple(_ checkpoint: Checkpoint, in data: ThreadData) -> CheckpointTuple {
+    private static func tuple(_ checkpoint: Checkpoint, in data: ThreadData) -> CheckpointTuple {
         var blobs: [ChannelBlob] = []
         for (channel, version) in checkpoint.channelVersions {
             var key = BlobKey(channel: channel, version: version)
@@ -62,21 +76,32 @@ public actor InMemoryCheckpointer: Checkpointer {
     }
 
     public func commit(_ commit: StepCommit) async throws -> Int64 {
-        let current = threads[commit.threadID]?.record.version ?? 0
-        guard current == commit.expectedVersion else {
-            throw GraphError(
-                .threadVersionConflict,
-                "thread '\(commit.threadID)' moved on: expected version \(commit.expectedVersion), found \(current); re-read the thread and try again"
-            )
+        try store.withLock { store throws(GraphError) -> Int64 in
+            let current = store.threads[commit.threadID]?.record.version ?? 0
+            guard current == commit.expectedVersion else {
+                throw GraphError(
+                    .threadVersionConflict,
+                    "thread '\(commit.threadID)' moved on: expected version \(commit.expectedVersion), found \(current); re-read the thread and try again"
+                )
+            }
+            for command in commit.extras.commands where store.ledger[command.commandID] != nil {
+                throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
+            }
+            let version = current + 1
+            let empty = ThreadData(
+                record: ThreadRecord(
+                    threadID: commit.threadID, version: 0, head: nil, status: .ready, failureReason: nil,
+                    graph: commit.graph, updatedAt: commit.committedAt))
+            Self.apply(commit, version: version, to: &store.threads[commit.threadID, default: empty])
+            for command in commit.extras.commands { store.ledger[command.commandID] = command }
+            store.outbox.append(contentsOf: commit.extras.outbox)
+            store.commitCount += 1
+            return version
         }
-        for command in commit.extras.commands where ledger[command.commandID] != nil {
-            throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
-        }
-        let version = current + 1
-        var data = threads[commit.threadID] ?? ThreadData(
-            record: ThreadRecord(
-                threadID: commit.threadID, version: 0, head: nil, status: .ready, failureReason: nil,
-                graph: commit.graph, updatedAt: commit.committedAt))
+    }
+
+    /// Applies a checked commit to a thread in place.
+    private static func apply(_ commit: StepCommit, version: Int64, to data: inout ThreadData) {
         for new in commit.checkpoints {
             let id = new.checkpoint.id
             precondition(data.checkpoints[id] == nil, "InMemoryCheckpointer: checkpoint \(id) was saved twice; saved checkpoints must never change")
@@ -113,48 +138,52 @@ public actor InMemoryCheckpointer: Checkpointer {
         data.record = ThreadRecord(
             threadID: commit.threadID, version: version, head: commit.head, status: commit.status,
             failureReason: commit.failureReason, graph: commit.graph, updatedAt: commit.committedAt)
-        threads[commit.threadID] = data
-        for command in commit.extras.commands { ledger[command.commandID] = command }
-        outbox.append(contentsOf: commit.extras.outbox)
-        commitCount += 1
-        return version
     }
 
     public func record(_ extras: CommitExtras) async throws {
-        for command in extras.commands where ledger[command.commandID] != nil {
-            throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
+        try store.withLock { store throws(GraphError) in
+            for command in extras.commands where store.ledger[command.commandID] != nil {
+                throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
+            }
+            for command in extras.commands { store.ledger[command.commandID] = command }
+            store.outbox.append(contentsOf: extras.outbox)
         }
-        for command in extras.commands { ledger[command.commandID] = command }
-        outbox.append(contentsOf: extras.outbox)
     }
 
     public func interrupts(thread threadID: String) async throws -> [InterruptRecord] {
-        threads[threadID]?.interrupts ?? []
+        store.withLock { $0.threads[threadID]?.interrupts ?? [] }
     }
 
     public func dueInterrupts(at date: Date, limit: Int) async throws -> [InterruptRecord] {
-        let due = threads.values.flatMap { $0.interrupts }.filter {
-            $0.status == .pending && ($0.deadline.map { $0 <= date } ?? false)
+        store.withLock { store in
+            let due = store.threads.values.flatMap { $0.interrupts }.filter {
+                $0.status == .pending && ($0.deadline.map { $0 <= date } ?? false)
+            }
+            return Array(due.sorted { $0.deadline! < $1.deadline! }.prefix(limit))
         }
-        return Array(due.sorted { $0.deadline! < $1.deadline! }.prefix(limit))
     }
 
-    public func command(_ commandID: String) async throws -> CommandRecord? { ledger[commandID] }
+    public func command(_ commandID: String) async throws -> CommandRecord? { store.withLock { $0.ledger[commandID] } }
 
     public func unpublishedOutbox(limit: Int) async throws -> [OutboxMessage] {
-        Array(outbox.lazy.filter { !self.published.contains($0.id) }.prefix(limit))
+        store.withLock { store in
+            let published = store.published
+            return Array(store.outbox.lazy.filter { !published.contains($0.id) }.prefix(limit))
+        }
     }
 
-    public func markPublished(_ ids: [String]) async throws { published.formUnion(ids) }
+    public func markPublished(_ ids: [String]) async throws { store.withLock { $0.published.formUnion(ids) } }
 
-    public func deleteThread(_ threadID: String) async throws { threads[threadID] = nil }
+    public func deleteThread(_ threadID: String) async throws { store.withLock { $0.threads[threadID] = nil } }
 
     /// Checks that no stored checkpoint differs from what was saved.
     /// - Throws: `GraphError` `.storage` naming the first checkpoint that changed.
     public func verifyIntegrity() throws(GraphError) {
-        for (threadID, data) in threads {
-            for (id, checkpoint) in data.checkpoints where checkpoint.hashValue != data.fingerprints[id] {
-                throw GraphError(.storage, "checkpoint \(id) of thread '\(threadID)' changed after it was saved")
+        try store.withLock { store throws(GraphError) in
+            for (threadID, data) in store.threads {
+                for (id, checkpoint) in data.checkpoints where checkpoint.hashValue != data.fingerprints[id] {
+                    throw GraphError(.storage, "checkpoint \(id) of thread '\(threadID)' changed after it was saved")
+                }
             }
         }
     }
