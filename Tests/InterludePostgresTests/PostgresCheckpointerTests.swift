@@ -196,7 +196,7 @@ struct PostgresCheckpointerTests {
             HistoryQuery(filter: ["tags": ["a"]]),
             HistoryQuery(filter: ["run": ["id": "r1"]]),
             HistoryQuery(filter: ["run": [:]]),
-            HistoryQuery(filter: ["source": "loop", "missing": nil]),
+            HistoryQuery(filter: ["source": "loop", "missing": .null]),
         ]
         for query in queries {
             let stored = try await store.history(thread: thread, query: query).map(\.checkpoint.id)

@@ -22,7 +22,7 @@ struct PostgresConnectionTests {
         let rows = try await connection.query(
             Self.roundTrip,
             [.text("héllo ' \" ; DROP TABLE x"), .int64(-42), .double(3.25), .bool(true), .bytea(bytes),
-             .timestamptz(date), .uuid(id), .jsonb(JSONValue.object(["a": [1, "x", nil]])), .text(nil), .int32(7)])
+             .timestamptz(date), .uuid(id), .jsonb(JSONValue.object(["a": [1, "x", .null]])), .text(nil), .int32(7)])
         #expect(rows.count == 1)
         let row = rows[0]
         #expect(try row.decode(String.self, at: 0) == "héllo ' \" ; DROP TABLE x")
@@ -34,7 +34,7 @@ struct PostgresConnectionTests {
         #expect(try row.decode(Date.self, at: 5).timeIntervalSince1970 == 1_800_000_000.123456)
         #expect(try row.decode(CheckpointID.self, at: 6) == id)
         #expect(try row.decode(String.self, at: 6) == id.description)
-        #expect(try row.decode(JSONValue.self, at: 7) == JSONValue.object(["a": [1, "x", nil]]))
+        #expect(try row.decode(JSONValue.self, at: 7) == JSONValue.object(["a": [1, "x", .null]]))
         #expect(try row.decode(String?.self, at: 8) == nil)
         #expect(try row.decode(Int32.self, at: 9) == 7)
         _ = uuid

@@ -232,11 +232,42 @@ public struct ThreadRecord: Sendable, Equatable {
 }
 
 /// What happens when a human wait passes its deadline.
+///
+/// Its JSON form is `{"answer": <value>}` or `"fail"`.
 public enum TimeoutAction: Sendable, Equatable, Codable {
     /// Continue as if the human had answered this value.
     case answer(JSONValue)
     /// End the run as failed with reason `timeout`.
     case fail
+
+    /// The JSON form.
+    public var json: JSONValue {
+        switch self {
+        case .answer(let value): ["answer": value]
+        case .fail: "fail"
+        }
+    }
+
+    /// Reads the JSON form.
+    public init?(json: JSONValue) {
+        if json == "fail" {
+            self = .fail
+        } else if let answer = json["answer"] {
+            self = .answer(answer)
+        } else {
+            return nil
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let json = try JSONValue(from: decoder)
+        guard let action = TimeoutAction(json: json) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected {\"answer\": ...} or \"fail\", got \(json)"))
+        }
+        self = action
+    }
+
+    public func encode(to encoder: Encoder) throws { try json.encode(to: encoder) }
 }
 
 /// The life of an interrupt.

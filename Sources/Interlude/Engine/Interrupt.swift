@@ -28,6 +28,50 @@ public struct Interrupt: Sendable, Equatable, Codable {
 
     /// The question decoded as a typed value.
     public func value<T: Decodable>(as type: T.Type) throws -> T { try value.decode(T.self) }
+
+    /// The JSON form: `id`, `value`, `node`, `task_id`, and with a deadline `deadline`
+    /// (seconds since 1970) and `on_timeout`.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = ["id": .string(id), "value": value, "node": .string(node), "task_id": .string(taskID)]
+        if let deadline { object["deadline"] = .number(deadline.timeIntervalSince1970) }
+        if let onTimeout { object["on_timeout"] = onTimeout.json }
+        return .object(object)
+    }
+
+    /// Reads the JSON form; `nil` when a required member is missing.
+    public init?(json: JSONValue) {
+        guard let id = json["id"]?.stringValue, let node = json["node"]?.stringValue, let taskID = json["task_id"]?.stringValue else {
+            return nil
+        }
+        self.init(
+            id: id, value: json["value"] ?? .null, node: node, taskID: taskID,
+            deadline: json["deadline"]?.numberValue.map { Date(timeIntervalSince1970: $0) },
+            onTimeout: json["on_timeout"].flatMap(TimeoutAction.init(json:)))
+    }
+
+    public init(from decoder: Decoder) throws {
+        let json = try JSONValue(from: decoder)
+        guard let interrupt = Interrupt(json: json) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an interrupt: \(json.shortDescription)"))
+        }
+        self = interrupt
+    }
+
+    public func encode(to encoder: Encoder) throws { try json.encode(to: encoder) }
+
+    /// Interrupts as saved in a pending write.
+    static func encodeList(_ interrupts: [Interrupt]) -> Data { JSONValue.array(interrupts.map(\.json)).jsonData }
+
+    /// Reads interrupts saved in a pending write.
+    static func decodeList(_ data: Data) throws -> [Interrupt] {
+        guard let list = try JSONValue(json: data).arrayValue else {
+            throw GraphError(.decodingFailed, "saved interrupts are not a JSON array")
+        }
+        return try list.map { json in
+            guard let interrupt = Interrupt(json: json) else { throw GraphError(.decodingFailed, "a saved interrupt lacks id, node or task_id") }
+            return interrupt
+        }
+    }
 }
 
 /// The signal `interrupt` throws to pause a node. It is control flow, not a failure: the

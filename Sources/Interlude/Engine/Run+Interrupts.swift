@@ -5,7 +5,7 @@ extension Run {
     func openInterrupts() throws -> [Interrupt] {
         let done = Set(headWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
         return try headWrites.filter { $0.channel == Reserved.interrupt && !done.contains($0.taskID) }
-            .flatMap { try JSONCoding.decode([Interrupt].self, from: $0.value, what: "saved interrupts") }
+            .flatMap { try Interrupt.decodeList($0.value) }
     }
 
     func loadKnownInterrupts() async throws -> [InterruptRecord] {
@@ -88,10 +88,10 @@ extension Run {
         for (interrupt, value) in answers {
             var list: [JSONValue] = []
             if let saved = headWrites.first(where: { $0.taskID == interrupt.taskID && $0.channel == Reserved.resume }) {
-                list = try JSONCoding.decode([JSONValue].self, from: saved.value, what: "saved answers")
+                list = try JSONValue(json: saved.value).arrayValue ?? []
             }
             list.append(value)
-            upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: try JSONCoding.encode(list))])
+            upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array(list).jsonData)])
             var record = known.first(where: { $0.id == interrupt.id }) ?? newRecord(interrupt)
             record.status = expiring.contains(interrupt.id) ? .expired : .resolved
             record.resolvedAt = now

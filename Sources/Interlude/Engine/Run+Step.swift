@@ -68,7 +68,7 @@ extension Run {
         var answers: [String: [JSONValue]] = [:]
         for (taskID, writes) in byTask {
             if let saved = writes.first(where: { $0.channel == Reserved.resume }) {
-                answers[taskID] = try JSONCoding.decode([JSONValue].self, from: saved.value, what: "saved answers")
+                answers[taskID] = try JSONValue(json: saved.value).arrayValue ?? []
             }
         }
         let step = checkpoint.step + 1
@@ -134,7 +134,7 @@ extension Run {
                         return interrupt
                     }
                     raised += kept
-                    writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: try JSONCoding.encode(kept)))
+                    writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: Interrupt.encodeList(kept)))
                     for interrupt in kept where known.first(where: { $0.id == interrupt.id })?.status != .pending {
                         stage(newRecord(interrupt))
                     }

@@ -43,7 +43,7 @@ extension CompiledGraph {
             let done = writes.contains { $0.channel == Reserved.done }
             var raised: [Interrupt] = []
             if let saved = writes.first(where: { $0.channel == Reserved.interrupt }) {
-                raised = try JSONCoding.decode([Interrupt].self, from: saved.value, what: "saved interrupts")
+                raised = try Interrupt.decodeList(saved.value)
             }
             var result: [String: JSONValue]?
             if done {

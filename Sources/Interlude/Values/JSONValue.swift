@@ -26,12 +26,16 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
             self = already
             return
         }
+        let data: Data
         do {
-            let data = try JSONCoding.encoder.encode(value)
-            self = try JSONCoding.decoder.decode(JSONValue.self, from: data)
+            data = try JSONCoding.encoder.encode(value)
         } catch {
             throw GraphError(.encodingFailed, "could not encode a \(type(of: value)) as JSON: \(error)")
         }
+        guard let parsed = Self.parse(data) else {
+            throw GraphError(.encodingFailed, "a \(type(of: value)) encoded as text that is not JSON")
+        }
+        self = parsed
     }
 
     /// Decodes this JSON value into a typed Swift value.
@@ -40,8 +44,7 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         if let same = self as? T { return same }
         do {
-            let data = try JSONCoding.encoder.encode(self)
-            return try JSONCoding.decoder.decode(T.self, from: data)
+            return try JSONCoding.decoder.decode(T.self, from: serialized())
         } catch {
             throw GraphError(
                 .invalidResumeValue,
@@ -52,18 +55,14 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// Parses JSON text.
     public init(json data: Data) throws {
-        do {
-            self = try JSONCoding.decoder.decode(JSONValue.self, from: data)
-        } catch {
-            throw GraphError(.decodingFailed, "not valid JSON: \(error)")
+        guard let value = Self.parse(data) else {
+            throw GraphError(.decodingFailed, "not valid JSON (\(data.count) bytes)")
         }
+        self = value
     }
 
     /// The compact JSON text of this value, with sorted keys.
-    public var jsonData: Data {
-        // Encoding a JSONValue cannot fail: every case maps to JSON.
-        (try? JSONCoding.encoder.encode(self)) ?? Data("null".utf8)
-    }
+    public var jsonData: Data { serialized() }
 
     /// Compact JSON text.
     public var description: String { String(decoding: jsonData, as: UTF8.self) }
@@ -128,7 +127,7 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
@@ -138,7 +137,6 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
-    public init(nilLiteral: ()) { self = .null }
 }
 
 /// The one JSON encoder/decoder configuration the runtime uses, so that stored bytes are stable.
