@@ -1,7 +1,7 @@
 # Interlude: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench bench-e2e clean
 
 deps:
 	@scripts/install-deps.sh
@@ -17,10 +17,18 @@ test: deps
 demo: deps
 	$(SWIFT) run interlude demo
 
-# Runs Benchmarks/InterludeBenchmarks in release (the plugin builds release by default);
-# see BENCHMARKS.md for the figures and how to read them.
+# Runs Benchmarks/InterludeBenchmarks in release (the plugin builds release by default),
+# with a throwaway PostgreSQL for the PostgreSQL figures; see BENCHMARKS.md.
 bench: deps
-	$(SWIFT) package --disable-sandbox benchmark --target InterludeBenchmarks
+	scripts/with-test-postgres.sh $(SWIFT) package --disable-sandbox benchmark --target InterludeBenchmarks
+
+# The end-to-end load: approval runs through Kafka (embedded cluster), PostgreSQL and worker
+# processes, with 1 and then 2 workers, in release.
+E2E_RUNS ?= 2000
+bench-e2e: deps
+	$(SWIFT) build -c release --product interlude
+	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 1 --partitions 8
+	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 2 --partitions 8
 
 clean:
 	rm -rf .build .interlude

@@ -65,8 +65,9 @@ let package = Package(
         .executableTarget(
             name: "InterludeBenchmarks",
             dependencies: [
-                "Interlude", "InterludeExamples",
+                "Interlude", "InterludeExamples", "InterludePostgres",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/InterludeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -2,17 +2,24 @@ import Benchmark
 import Foundation
 import Interlude
 import InterludeExamples
+import InterludePostgres
+import Logging
 import Synchronization
 
-// In-memory runtime throughput. Every iteration is one whole run on a new thread id, so the
-// figures include planning, node execution, reducers, checkpoint encoding and commits.
-// Throughput is per iteration: multiply the chain figures by 10 for steps per second (see
-// BENCHMARKS.md); mallocCountTotal is per iteration too.
+// Runtime throughput, in memory and on PostgreSQL. Each benchmark iteration runs many whole
+// runs (the scaling factor), so the harness's per-iteration overhead does not count; the
+// figures are per run. See BENCHMARKS.md for how to read them.
 
 /// The state of the chain benchmark: one counter every node increments.
 struct ChainState: GraphState {
     var count = 0
     static let channels: [Channel<ChainState>] = [.value("count", \.count)]
+}
+
+/// The state of the append loop: a list that grows by one element per step.
+struct LoopState: GraphState {
+    var items: [String] = []
+    static let channels: [Channel<LoopState>] = [.append("items", \.items)]
 }
 
 /// Nodes in the chain: one superstep each.
@@ -29,7 +36,16 @@ func makeChain(checkpointer: (any Checkpointer)?) throws -> CompiledGraph<ChainS
     return try graph.compile(name: "bench-chain", checkpointer: checkpointer)
 }
 
-/// A new thread id per run (short enough to stay an inline string: no allocation).
+/// One node that appends a ~27-byte element and loops until `steps` elements exist.
+func makeAppendLoop(steps: Int, checkpointer: any Checkpointer) throws -> CompiledGraph<LoopState> {
+    var graph = StateGraph<LoopState>()
+    graph.addNode("step") { state in .update(\.items, ["item \(String(format: "%04d", state.items.count)) of the loop ok"]) }
+    graph.addEdge(START, "step")
+    graph.addConditionalEdges("step", destinations: ["step", END]) { state in state.items.count < steps ? "step" : END }
+    return try graph.compile(name: "bench-loop", checkpointer: checkpointer)
+}
+
+/// A new thread id per run.
 let threadCounter = Atomic<Int>(0)
 func nextThread() -> String { "t\(threadCounter.add(1, ordering: .relaxed).newValue)" }
 
@@ -37,91 +53,93 @@ struct BenchmarkFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(
-        metrics: [.throughput, .wallClock, .mallocCountTotal],
-        timeUnits: .microseconds,
-        units: [.mallocCountTotal: .count, .throughput: .count],
-        warmupIterations: 50,
-        maxDuration: .seconds(5),
-        maxIterations: 1_000_000
-    )
+func runChain(_ app: CompiledGraph<ChainState>, config: RunConfig = RunConfig()) async throws {
+    let result = try await app.invoke(ChainState(), thread: app.checkpointer == nil ? nil : nextThread(), config: config)
+    guard result.values.count == chainLength else { throw BenchmarkFailure(description: "chain ended at \(result.values.count)") }
+}
 
+func runApproval(_ app: CompiledGraph<ApprovalState>, config: RunConfig) async throws {
+    let thread = nextThread()
+    let paused = try await app.invoke(ApprovalState(recipient: "ana@example.com", subject: "Q3 report"), thread: thread, config: config)
+    guard paused.isInterrupted else { throw BenchmarkFailure(description: "approval did not pause") }
+    let done = try await app.resume(thread: thread, with: ApprovalAnswer.approve, config: config)
+    guard done.values.outcome == "sent" else { throw BenchmarkFailure(description: "approval ended with '\(done.values.outcome)'") }
+}
+
+/// `count` runs, `concurrency` at a time.
+func concurrently(_ count: Int, _ concurrency: Int, _ run: @escaping @Sendable () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for i in 0..<count {
+            if i >= concurrency { try await group.next() }
+            group.addTask { try await run() }
+        }
+        try await group.waitForAll()
+    }
+}
+
+/// A PostgreSQL checkpointer on a fresh schema of the server in INTERLUDE_TEST_DATABASE_URL
+/// (make bench starts one), or `nil` without one.
+func postgres(poolSize: Int) -> PostgresCheckpointer? {
+    guard let url = ProcessInfo.processInfo.environment["INTERLUDE_TEST_DATABASE_URL"], !url.isEmpty else { return nil }
+    let checkpointer = try! PostgresCheckpointer(
+        configuration: .init(url: url, schema: "bench_\(UInt32.random(in: 0...UInt32.max))", poolSize: poolSize),
+        logger: Logger(label: "bench"))
+    return checkpointer
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let perRun = Benchmark.Configuration(
+        metrics: [.throughput, .wallClock, .mallocCountTotal], timeUnits: .microseconds,
+        units: [.mallocCountTotal: .count, .throughput: .count], warmupIterations: 2, scalingFactor: .kilo,
+        maxDuration: .seconds(6), maxIterations: 30)
+
+    // In memory.
     for durability in [Durability.sync, .exit] {
         let config = RunConfig(durability: durability)
-
-        // One graph and one checkpointer per benchmark: threads accumulate as in a real
-        // process; each run is on a new thread.
         let chain = try! makeChain(checkpointer: InMemoryCheckpointer())
-        Benchmark("chain10 steps, in memory, durability \(durability.rawValue) (throughput x10 = steps/s)") { _ in
-            let result = try await chain.invoke(ChainState(), thread: nextThread(), config: config)
-            guard result.values.count == chainLength else {
-                throw BenchmarkFailure(description: "chain ended at \(result.values.count)")
-            }
+        Benchmark("in memory: chain10 run, durability \(durability.rawValue) (x10 = steps/s)", configuration: perRun) { benchmark in
+            for _ in benchmark.scaledIterations { try await runChain(chain, config: config) }
         }
-
         let approval = try! ApprovalExample.makeGraph(checkpointer: InMemoryCheckpointer())
-        let input = ApprovalState(recipient: "ana@example.com", subject: "Q3 report")
-        Benchmark("approval flow, in memory, durability \(durability.rawValue) (invoke, interrupt, resume, done)") { _ in
-            let thread = nextThread()
-            let paused = try await approval.invoke(input, thread: thread, config: config)
-            guard paused.isInterrupted else { throw BenchmarkFailure(description: "approval did not pause") }
-            let done = try await approval.resume(thread: thread, with: ApprovalAnswer.approve, config: config)
-            guard done.values.outcome == "sent" else {
-                throw BenchmarkFailure(description: "approval ended with outcome '\(done.values.outcome)'")
-            }
+        Benchmark("in memory: approval run (invoke, interrupt, resume, done), durability \(durability.rawValue)", configuration: perRun) { benchmark in
+            for _ in benchmark.scaledIterations { try await runApproval(approval, config: config) }
         }
     }
-
-    // The same chain with a new, empty checkpointer for every run: compared with the shared
-    // one above, shows whether commits slow down as a checkpointer fills up.
-    Benchmark("chain10 steps, in memory, durability sync, new checkpointer per run") { benchmark in
-        let app = try makeChain(checkpointer: InMemoryCheckpointer())
-        benchmark.startMeasurement()
-        let result = try await app.invoke(ChainState(), thread: nextThread())
-        guard result.values.count == chainLength else {
-            throw BenchmarkFailure(description: "chain ended at \(result.values.count)")
-        }
+    let concurrentApproval = try! ApprovalExample.makeGraph(checkpointer: InMemoryCheckpointer())
+    Benchmark("in memory: approval run, 8 threads at a time, durability exit", configuration: perRun) { benchmark in
+        try await concurrently(benchmark.scaledIterations.count, 8) { try await runApproval(concurrentApproval, config: RunConfig(durability: .exit)) }
     }
-
     let bare = try! makeChain(checkpointer: nil)
-    Benchmark("chain10 steps, no checkpointer (reference: engine without persistence)") { _ in
-        let result = try await bare.invoke(ChainState())
-        guard result.values.count == chainLength else {
-            throw BenchmarkFailure(description: "chain ended at \(result.values.count)")
-        }
+    Benchmark("no checkpointer: chain10 run (engine alone, x10 = steps/s)", configuration: perRun) { benchmark in
+        for _ in benchmark.scaledIterations { try await runChain(bare) }
+    }
+    Benchmark(
+        "CheckpointID.description",
+        configuration: .init(metrics: [.throughput, .mallocCountTotal], units: [.throughput: .count], scalingFactor: .kilo, maxDuration: .seconds(2))
+    ) { benchmark in
+        let id = CheckpointID(high: 0x0193_4f2a_1b2c_7d3e, low: 0x8f1e_2d3c_4b5a_6978)
+        for _ in benchmark.scaledIterations { blackHole(id.description) }
     }
 
-    // Where the in-memory time goes (see BENCHMARKS.md): InMemoryCheckpointer.commit
-    // JSON-encodes every new checkpoint as an integrity fingerprint, and Checkpoint encodes
-    // every channel version (a CheckpointID) through CheckpointID.description.
-    let micro = Benchmark.Configuration(
-        metrics: [.throughput, .wallClock, .mallocCountTotal], timeUnits: .nanoseconds,
-        units: [.mallocCountTotal: .count, .throughput: .count], warmupIterations: 5, scalingFactor: .kilo, maxDuration: .seconds(3))
-    Benchmark(
-        "Checkpoint JSON encoding, every checkpoint of one chain10 run (the fingerprints commit takes per run)",
-        configuration: .init(
-            metrics: [.throughput, .wallClock, .mallocCountTotal], timeUnits: .microseconds,
-            units: [.mallocCountTotal: .count, .throughput: .count], warmupIterations: 5)
-    ) { benchmark in
-        let checkpointer = InMemoryCheckpointer()
-        let app = try makeChain(checkpointer: checkpointer)
-        let thread = nextThread()
-        _ = try await app.invoke(ChainState(), thread: thread)
-        let checkpoints = try await checkpointer.history(thread: thread, query: HistoryQuery()).map(\.checkpoint)
-        guard checkpoints.count > chainLength else {
-            throw BenchmarkFailure(description: "expected more than \(chainLength) checkpoints, found \(checkpoints.count)")
+    // PostgreSQL (only when make bench started a server).
+    guard postgres(poolSize: 1) != nil else { return }
+    let perHundred = Benchmark.Configuration(
+        metrics: [.throughput, .wallClock], timeUnits: .milliseconds, units: [.throughput: .count],
+        warmupIterations: 1, maxDuration: .seconds(8), maxIterations: 20)
+    for (durability, concurrency) in [(Durability.exit, 1), (.exit, 8), (.sync, 1), (.sync, 8)] {
+        let checkpointer = postgres(poolSize: 8)!
+        let config = RunConfig(durability: durability)
+        Benchmark("postgres: 100 approval runs, \(concurrency) at a time, durability \(durability.rawValue)", configuration: perHundred) { benchmark in
+            try await checkpointer.migrate()
+            let app = try ApprovalExample.makeGraph(checkpointer: checkpointer)
+            benchmark.startMeasurement()
+            try await concurrently(100, concurrency) { try await runApproval(app, config: config) }
         }
-        let encoder = JSONEncoder()  // configured as the runtime's JSONCoding.encoder
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        benchmark.startMeasurement()
-        for checkpoint in checkpoints { blackHole(try encoder.encode(checkpoint)) }
-    }
-    Benchmark("CheckpointID.description", configuration: micro) { benchmark in
-        let id = CheckpointID(high: 0x0193_4f2a_1b2c_7d3e, low: 0x8f1e_2d3c_4b5a_6978)
-        for _ in benchmark.scaledIterations {
-            blackHole(id.description)
+        Benchmark("postgres: 100 chain10 runs, \(concurrency) at a time, durability \(durability.rawValue) (x1000 = steps/s)", configuration: perHundred) { benchmark in
+            try await checkpointer.migrate()
+            let app = try makeChain(checkpointer: checkpointer)
+            benchmark.startMeasurement()
+            try await concurrently(100, concurrency) { try await runChain(app, config: config) }
         }
     }
 }
