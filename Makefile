@@ -14,8 +14,11 @@ build: deps
 test: deps
 	scripts/with-test-postgres.sh $(SWIFT) test --disable-xctest
 
+# The main job on the embedded default: a throwaway PostgreSQL, librdkafka's mock Kafka
+# cluster, two workers and the example approval graph, reviewed in this terminal.
 demo: deps
-	$(SWIFT) run interlude demo
+	$(SWIFT) build --product interlude
+	.build/debug/interlude dev
 
 # Runs Benchmarks/InterludeBenchmarks in release (the plugin builds release by default),
 # with a throwaway PostgreSQL for the PostgreSQL figures; see BENCHMARKS.md.
