@@ -82,8 +82,14 @@ final class Run<State: GraphState> {
         var record: ThreadRecord?
         var base: CheckpointTuple?
         if let checkpointer, let threadID {
-            record = try await checkpointer.thread(threadID)
+            if let known = config.knownThread, known.threadID == threadID {
+                record = known
+            } else {
+                record = try await checkpointer.thread(threadID)
+            }
             try graph.checkIdentity(record)
+            // A thread that does not exist yet has raised no interrupts.
+            if record == nil { knownInterrupts = [] }
             threadVersion = record?.version ?? 0
             latestID = record?.head
             if let id = config.checkpointID {

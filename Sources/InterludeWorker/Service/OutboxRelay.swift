@@ -17,6 +17,8 @@ public final class OutboxRelay: Sendable {
     let logger: Logger
     private let seenLastSweep = Mutex<Set<String>>([])
     private let published = Atomic<Int>(0)
+    /// Delivered rows not yet marked published: marked in batches, not one round trip each.
+    private let unmarked = Mutex<[String]>([])
 
     /// Creates a relay.
     public init(checkpointer: any Checkpointer, producer: KafkaProducer, logger: Logger) {
@@ -47,14 +49,46 @@ public final class OutboxRelay: Sendable {
                 logger.warning("outbox publish failed; the sweep retries", metadata: ["kafka.topic": "\(row.topic)", "interlude.event_id": "\(row.id)", "error": "\(error)"])
             }
         }
-        if !delivered.isEmpty { try await checkpointer.markPublished(delivered) }
         published.add(delivered.count, ordering: .relaxed)
+        let backlog = unmarked.withLock { ids -> Int in
+            ids += delivered
+            return ids.count
+        }
+        if backlog >= 256 { try await flushMarks() }
         return delivered.count
+    }
+
+    /// Marks every delivered row published (one statement). A row delivered but not yet
+    /// marked when the worker dies is published again by a sweep: at least once.
+    public func flushMarks() async throws {
+        let ids = unmarked.withLock { ids in
+            defer { ids = [] }
+            return ids
+        }
+        guard !ids.isEmpty else { return }
+        do {
+            try await checkpointer.markPublished(ids)
+        } catch {
+            unmarked.withLock { $0 += ids }
+            throw error
+        }
+    }
+
+    /// Flushes marks every `interval` until cancelled, then once more.
+    public func markLoop(interval: Duration) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { break }
+            do { try await flushMarks() } catch {
+                logger.warning("marking outbox rows published failed; retrying", metadata: ["error": "\(error)"])
+            }
+        }
+        try? await flushMarks()
     }
 
     /// One sweep: publishes rows that were already unpublished at the previous sweep.
     @discardableResult
     public func sweep(limit: Int = 500) async throws -> Int {
+        try await flushMarks()
         let rows = try await checkpointer.unpublishedOutbox(limit: limit)
         let ids = Set(rows.map(\.id))
         let stale = seenLastSweep.withLock { seen -> [OutboxMessage] in

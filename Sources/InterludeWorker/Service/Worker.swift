@@ -88,6 +88,7 @@ public final class Worker: Service, Sendable {
             try await cancelWhenGracefulShutdown {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { await self.sweepLoop(relay: relay) }
+                    group.addTask { await relay.markLoop(interval: .milliseconds(20)) }
                     try await self.consume(consumer, producer: producer, relay: relay)
                     group.cancelAll()
                 }
@@ -97,6 +98,7 @@ public final class Worker: Service, Sendable {
             logger.error("consumer stopped", metadata: ["error": "\(error)"])
             throw error
         }
+        try? await relay.flushMarks()
         try? await consumer.commit()
         await consumer.close()
         try? await producer.flush(timeout: .seconds(10))
