@@ -94,24 +94,28 @@ final class PQConnection {
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
     }
 
-    /// Runs a statement with binary parameters and binary results, preparing it on first use.
-    func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresRows {
+    /// The server-side name of the statement prepared for these parameter types, preparing
+    /// it on first use.
+    private func prepare(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> String {
         let types = parameters.map(\.oid)
         let key = statement.name + "|" + types.map(String.init).joined(separator: ",")
-        let serverName: String
-        if let name = prepared[key] {
-            serverName = name
-        } else {
-            serverName = "interlude_\(prepared.count + 1)"
-            let result = types.withUnsafeBufferPointer {
-                PQprepare(handle, serverName, statement.sql, Int32(parameters.count), $0.baseAddress)
-            }
-            defer { PQclear(result) }
-            try check(result, statement: statement.name)
-            prepared[key] = serverName
+        if let name = prepared[key] { return name }
+        let serverName = "interlude_\(prepared.count + 1)"
+        let result = types.withUnsafeBufferPointer {
+            PQprepare(handle, serverName, statement.sql, Int32(parameters.count), $0.baseAddress)
         }
-        // One contiguous buffer keeps every parameter alive for the whole call; the trailing
-        // byte gives empty (non-NULL) values a valid address.
+        defer { PQclear(result) }
+        try check(result, statement: statement.name)
+        prepared[key] = serverName
+        return serverName
+    }
+
+    /// Calls `body` with libpq's parameter arrays. One contiguous buffer keeps every parameter
+    /// alive for the whole call; the trailing byte gives empty (non-NULL) values a valid address.
+    private func withParameters<T>(
+        _ parameters: [PostgresValue],
+        _ body: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> T
+    ) -> T {
         var buffer: [UInt8] = []
         var offsets: [Int] = []
         for parameter in parameters {
@@ -121,15 +125,67 @@ final class PQConnection {
         buffer.append(0)
         let lengths = parameters.map { Int32($0.bytes?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: parameters.count)
-        let result = buffer.withUnsafeBytes { raw -> OpaquePointer? in
+        return buffer.withUnsafeBytes { raw in
             let values: [UnsafePointer<CChar>?] = parameters.indices.map { i in
                 parameters[i].bytes == nil ? nil : raw.baseAddress!.advanced(by: offsets[i]).assumingMemoryBound(to: CChar.self)
             }
-            return PQexecPrepared(handle, serverName, Int32(parameters.count), values, lengths, formats, 1)
+            return body(values, lengths, formats)
+        }
+    }
+
+    /// Runs a statement with binary parameters and binary results, preparing it on first use.
+    func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresRows {
+        let serverName = try prepare(statement, parameters)
+        let result = withParameters(parameters) { values, lengths, formats in
+            PQexecPrepared(handle, serverName, Int32(parameters.count), values, lengths, formats, 1)
         }
         defer { PQclear(result) }
         try check(result, statement: statement.name)
         return Self.rows(of: result!)
+    }
+
+    /// Runs several read statements in one round trip (libpq pipeline mode) and returns
+    /// their rows in order. The first failure is thrown after the pipeline is drained.
+    func executePipeline(_ statements: [(PostgresStatement, [PostgresValue])]) throws(PostgresError) -> [PostgresRows] {
+        var names: [String] = []
+        for (statement, parameters) in statements { names.append(try prepare(statement, parameters)) }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: "pipeline")
+        }
+        defer { PQexitPipelineMode(handle) }
+        for (i, (statement, parameters)) in statements.enumerated() {
+            let sent = withParameters(parameters) { values, lengths, formats in
+                PQsendQueryPrepared(handle, names[i], Int32(parameters.count), values, lengths, formats, 1)
+            }
+            guard sent == 1 else {
+                throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: statement.name)
+            }
+        }
+        guard PQpipelineSync(handle) == 1 else {
+            throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: "pipeline")
+        }
+        var rows: [PostgresRows] = []
+        var firstError: PostgresError?
+        for (statement, _) in statements {
+            // Each statement yields its result, then NULL.
+            let result = PQgetResult(handle)
+            do throws(PostgresError) {
+                try check(result, statement: statement.name)
+                rows.append(Self.rows(of: result!))
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+            PQclear(result)
+            while let extra = PQgetResult(handle) { PQclear(extra) }
+        }
+        // Then the sync point.
+        while let result = PQgetResult(handle) {
+            let done = PQresultStatus(result) == PGRES_PIPELINE_SYNC
+            PQclear(result)
+            if done { break }
+        }
+        if let firstError { throw firstError }
+        return rows
     }
 
     /// Runs SQL without parameters through the simple protocol: transaction control and the

@@ -58,6 +58,13 @@ public final class PostgresConnection: Sendable {
         try await withConnection { connection throws(PostgresError) in try connection.execute(statement, parameters) }
     }
 
+    /// Runs several statements in one round trip (libpq pipeline mode) and returns each one's
+    /// rows, in order. Meant for reads: the statements run in one implicit transaction that
+    /// ends at the pipeline's sync point.
+    public func pipeline(_ statements: [(PostgresStatement, [PostgresValue])]) async throws(PostgresError) -> [PostgresRows] {
+        try await withConnection { connection throws(PostgresError) in try connection.executePipeline(statements) }
+    }
+
     /// Runs a statement and returns how many rows it inserted, updated or deleted.
     /// - Throws: `PostgresError`; `.connectionLost` (retriable) when the connection broke.
     @discardableResult

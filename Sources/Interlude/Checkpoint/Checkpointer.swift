@@ -22,6 +22,12 @@ public protocol Checkpointer: Sendable {
     /// - Throws: `GraphError` `.threadVersionConflict` when the thread moved on.
     func commit(_ commit: StepCommit) async throws -> Int64
 
+    /// What a run needs to start on a thread: its record, the checkpoint (`nil`: the head)
+    /// and its interrupts, in as few round trips as the backend can. `nil` when the thread
+    /// does not exist. The default implementation calls ``thread(_:)``,
+    /// ``checkpoint(thread:id:)`` and ``interrupts(thread:)``.
+    func load(thread threadID: String, checkpointID: CheckpointID?) async throws -> ThreadSnapshot?
+
     /// Every interrupt the thread has raised, oldest first.
     func interrupts(thread threadID: String) async throws -> [InterruptRecord]
 
@@ -45,4 +51,30 @@ public protocol Checkpointer: Sendable {
 
     /// Deletes a thread with all its checkpoints, blobs, writes and interrupts.
     func deleteThread(_ threadID: String) async throws
+}
+
+/// A thread as a run starts from it: see ``Checkpointer/load(thread:checkpointID:)``.
+public struct ThreadSnapshot: Sendable {
+    /// The thread's record.
+    public var record: ThreadRecord
+    /// The requested checkpoint (or the head); `nil` when there is no such checkpoint.
+    public var tuple: CheckpointTuple?
+    /// Every interrupt the thread has raised, oldest first.
+    public var interrupts: [InterruptRecord]
+
+    /// Creates a snapshot.
+    public init(record: ThreadRecord, tuple: CheckpointTuple?, interrupts: [InterruptRecord]) {
+        self.record = record
+        self.tuple = tuple
+        self.interrupts = interrupts
+    }
+}
+
+extension Checkpointer {
+    /// Loads with three calls; backends that can do it in one round trip override this.
+    public func load(thread threadID: String, checkpointID: CheckpointID?) async throws -> ThreadSnapshot? {
+        guard let record = try await thread(threadID) else { return nil }
+        let tuple = record.head == nil && checkpointID == nil ? nil : try await checkpoint(thread: threadID, id: checkpointID)
+        return ThreadSnapshot(record: record, tuple: tuple, interrupts: try await interrupts(thread: threadID))
+    }
 }

@@ -82,23 +82,16 @@ final class Run<State: GraphState> {
         var record: ThreadRecord?
         var base: CheckpointTuple?
         if let checkpointer, let threadID {
-            if let known = config.knownThread, known.threadID == threadID {
-                record = known
-            } else {
-                record = try await checkpointer.thread(threadID)
-            }
+            // One load brings the record, the checkpoint and the interrupts.
+            let snapshot = try await checkpointer.load(thread: threadID, checkpointID: config.checkpointID)
+            record = snapshot?.record
             try graph.checkIdentity(record)
-            // A thread that does not exist yet has raised no interrupts.
-            if record == nil { knownInterrupts = [] }
+            knownInterrupts = snapshot?.interrupts ?? []
             threadVersion = record?.version ?? 0
             latestID = record?.head
-            if let id = config.checkpointID {
-                guard let tuple = try await checkpointer.checkpoint(thread: threadID, id: id) else {
-                    throw GraphError(.checkpointNotFound, "thread '\(threadID)' has no checkpoint \(id); list them with stateHistory(thread:)")
-                }
-                base = tuple
-            } else if record?.head != nil {
-                base = try await checkpointer.checkpoint(thread: threadID, id: nil)
+            base = snapshot?.tuple
+            if let id = config.checkpointID, base == nil {
+                throw GraphError(.checkpointNotFound, "thread '\(threadID)' has no checkpoint \(id); list them with stateHistory(thread:)")
             }
         }
         switch input {

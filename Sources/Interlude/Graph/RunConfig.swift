@@ -54,10 +54,6 @@ public struct RunConfig: Sendable {
     /// Called before every commit; its rows are committed in the same transaction.
     /// Default: none.
     public var commitHook: (@Sendable (CommitContext) throws -> CommitExtras)?
-    /// The thread's record as the caller just read it, so the run does not read it again.
-    /// A stale record costs nothing but a retry: the commit compares the version anyway.
-    /// Default: none (the run reads it).
-    public var knownThread: ThreadRecord?
 
     /// Creates a configuration.
     public init(

@@ -136,7 +136,6 @@ public struct CommandProcessor: Sendable {
         }
         var config = RunConfig(recursionLimit: configuration.recursionLimit, durability: configuration.durability, metadata: ["command_id": .string(command.id)], actor: command.id)
         config.commitHook = hook(for: command, graph: graph.identity, ledger: true, staging: staging)
-        config.knownThread = record
         do {
             switch command.body {
             case .run(_, let input, let options, let ifBusy):
@@ -158,7 +157,6 @@ public struct CommandProcessor: Sendable {
                 _ = try await graph.updateState(values, asNode, checkpointID, command.threadID, config)
                 if continueRun {
                     var next = config
-                    next.knownThread = nil  // the edit moved the thread on
                     next.commitHook = hook(for: command, graph: graph.identity, ledger: false, staging: staging)
                     return try await withRetries(command, graph: graph, config: next, staging: staging, ledgerWritten: true) { try await graph.proceed(command.threadID, $0) }
                 }
@@ -191,7 +189,6 @@ public struct CommandProcessor: Sendable {
                 // The failing commit saved the command's effect so far, with its ledger entry.
                 first = false
                 config.commitHook = hook(for: command, graph: graph.identity, ledger: false, staging: staging)
-                config.knownThread = nil  // the failed step's commit moved the thread on
                 if attempt >= configuration.maxAttempts {
                     let reason = "parked after \(attempt) attempts: \(error.message)"
                     var parking = config

@@ -1,0 +1,86 @@
+import Foundation
+import Interlude
+
+extension PostgresCheckpointer {
+    /// The record, a checkpoint (or the head) with its blobs and writes, and the interrupts of a
+    /// thread, in one round trip: five statements in one libpq pipeline.
+    public func load(thread threadID: String, checkpointID: CheckpointID?) async throws -> ThreadSnapshot? {
+        try await storage("load thread '\(threadID)'") {
+            let thread = PostgresValue.text(threadID)
+            let id = PostgresValue.uuid(checkpointID)
+            let results = try await pool.withConnection { connection in
+                try await connection.pipeline([
+                    (Statements.thread, [thread]),
+                    (Statements.checkpoint, [thread, id]),
+                    (Self.blobsAt, [thread, id]),
+                    (Self.writesAt, [thread, id]),
+                    (Statements.interrupts, [thread]),
+                ])
+            }
+            guard let row = results[0].first else { return nil }
+            let record = ThreadRecord(
+                threadID: threadID, version: try row.decode(at: 0), head: try row.decode(at: 1),
+                status: try Self.decodeEnum(ThreadStatus.self, row, 2), failureReason: try row.decode(at: 3),
+                graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
+                updatedAt: Date(timeIntervalSince1970: try row.decode(at: 6)))
+            var tuple: CheckpointTuple?
+            if let checkpointRow = results[1].first {
+                let checkpoint = try Self.decodeCheckpoint(checkpointRow)
+                var blobs: [BlobKey: ChannelBlob] = [:]
+                for blobRow in results[2] {
+                    let blob = try Self.decodeBlob(blobRow)
+                    blobs[BlobKey(channel: blob.channel, version: blob.version)] = blob
+                }
+                var chain: [ChannelBlob] = []
+                for (channel, version) in checkpoint.channelVersions.sorted(by: { $0.key < $1.key }) {
+                    var key = BlobKey(channel: channel, version: version)
+                    while let blob = blobs[key] {
+                        chain.append(blob)
+                        guard let base = blob.base else { break }
+                        key = BlobKey(channel: channel, version: base)
+                    }
+                }
+                let writes = try results[3].map { writeRow in
+                    PendingWrite(
+                        taskID: try writeRow.decode(at: 1), node: try writeRow.decode(at: 3), index: try writeRow.decode(at: 2),
+                        channel: try writeRow.decode(at: 4), value: try writeRow.decode(at: 5))
+                }
+                tuple = CheckpointTuple(checkpoint: checkpoint, blobs: chain, pendingWrites: writes)
+            }
+            return ThreadSnapshot(record: record, tuple: tuple, interrupts: try results[4].map(Self.decodeInterrupt))
+        }
+    }
+
+    /// The blobs of one checkpoint (`$2`, or the head when NULL) and every blob down their
+    /// delta chains.
+    static let blobsAt = PostgresStatement(
+        "checkpointer.blobs_at",
+        sql: """
+            WITH RECURSIVE target AS (
+                SELECT COALESCE($2, (SELECT head FROM threads WHERE thread_id = $1)) AS id
+            ), wanted AS (
+                SELECT DISTINCT v.key AS channel, v.value::uuid AS version
+                FROM checkpoints c, target t, jsonb_each_text(c.channel_versions) v
+                WHERE c.thread_id = $1 AND c.checkpoint_id = t.id
+            ), chain AS (
+                SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                FROM wanted w
+                JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = w.channel AND b.version = w.version
+                UNION
+                SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                FROM chain c
+                JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = c.channel AND b.version = c.base_version
+            )
+            SELECT channel, version, encoding, base_version, depth, data FROM chain
+            """)
+
+    /// The pending writes of one checkpoint (`$2`, or the head when NULL).
+    static let writesAt = PostgresStatement(
+        "checkpointer.writes_at",
+        sql: """
+            SELECT checkpoint_id, task_id, idx, node, channel, value
+            FROM pending_writes
+            WHERE thread_id = $1 AND checkpoint_id = COALESCE($2, (SELECT head FROM threads WHERE thread_id = $1))
+            ORDER BY seq
+            """)
+}
