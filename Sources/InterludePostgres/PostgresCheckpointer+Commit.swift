@@ -56,16 +56,16 @@ extension PostgresCheckpointer {
         var metadata: [Data?] = []
         var shadowed: [Data?] = []
         for checkpoint in checkpoints {
-            metadata.append(try json(checkpoint.metadataObject))
+            metadata.append(JSONValue.object(checkpoint.metadataObject).jsonData)
             let own = checkpoint.metadata.filter { derivedMetadataKeys.contains($0.key) }
-            shadowed.append(own.isEmpty ? nil : try json(own))
+            shadowed.append(own.isEmpty ? nil : JSONValue.object(own).jsonData)
         }
         values += [
             .uuidArray(checkpoints.map(\.id)), .uuidArray(checkpoints.map(\.parentID)),
             .int32Array(checkpoints.map { Int32($0.step) }), .textArray(checkpoints.map(\.source.rawValue)),
             .textArray(checkpoints.map(\.graph.name)), .int32Array(checkpoints.map { Int32($0.graph.version) }),
-            .jsonbArray(try checkpoints.map { try json($0.channelVersions) }),
-            .jsonbArray(try checkpoints.map { try json($0.versionsSeen) }),
+            .jsonbArray(checkpoints.map { Self.versionsJSON($0.channelVersions).jsonData }),
+            .jsonbArray(checkpoints.map { JSONValue.object($0.versionsSeen.mapValues(Self.versionsJSON)).jsonData }),
             .jsonbArray(metadata), .jsonbArray(shadowed),
             .doubleArray(checkpoints.map(\.createdAt.timeIntervalSince1970)),
         ]

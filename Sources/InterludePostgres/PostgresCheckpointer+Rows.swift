@@ -38,10 +38,33 @@ extension PostgresCheckpointer {
         return value
     }
 
+    /// Channel versions as JSON: channel name -> checkpoint id text. Written and read with
+    /// `JSONValue`'s own reader and writer, which cost a fraction of Foundation's coders here.
+    static func versionsJSON(_ versions: [String: ChannelVersion]) -> JSONValue {
+        .object(versions.mapValues { .string($0.description) })
+    }
+
+    static func jsonObject(_ row: PostgresRow, _ column: Int) throws -> [String: JSONValue] {
+        let value: JSONValue = try row.decode(at: column)
+        guard let object = value.objectValue else {
+            throw GraphError(.decodingFailed, "stored column \(row.cells[column].column) is not a JSON object")
+        }
+        return object
+    }
+
+    static func versions(_ object: [String: JSONValue], _ row: PostgresRow, _ column: Int) throws -> [String: ChannelVersion] {
+        try object.mapValues { value in
+            guard let text = value.stringValue, let id = CheckpointID(text) else {
+                throw GraphError(.decodingFailed, "stored column \(row.cells[column].column) holds a version that is not a checkpoint id: \(value)")
+            }
+            return id
+        }
+    }
+
     /// Columns: checkpoint_id, parent_id, step, source, graph_name, graph_version,
     /// channel_versions, versions_seen, metadata, shadowed_metadata, created_at.
     static func decodeCheckpoint(_ row: PostgresRow) throws -> Checkpoint {
-        var metadata = try decodeJSON([String: JSONValue].self, row, 8)
+        var metadata = try jsonObject(row, 8)
         for key in derivedMetadataKeys { metadata[key] = nil }
         if let shadowed: JSONValue = try row.decode(at: 9), let members = shadowed.objectValue {
             metadata.merge(members) { _, own in own }
@@ -51,8 +74,8 @@ extension PostgresCheckpointer {
             source: try decodeEnum(CheckpointSource.self, row, 3),
             createdAt: Date(timeIntervalSince1970: try row.decode(at: 10)),
             graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
-            channelVersions: try decodeJSON([String: ChannelVersion].self, row, 6),
-            versionsSeen: try decodeJSON([String: [String: ChannelVersion]].self, row, 7),
+            channelVersions: try versions(jsonObject(row, 6), row, 6),
+            versionsSeen: try jsonObject(row, 7).mapValues { try versions($0.objectValue ?? [:], row, 7) },
             metadata: metadata)
     }
 
