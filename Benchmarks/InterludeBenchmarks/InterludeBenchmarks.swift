@@ -45,6 +45,14 @@ func makeAppendLoop(steps: Int, checkpointer: any Checkpointer) throws -> Compil
     return try graph.compile(name: "bench-loop", checkpointer: checkpointer)
 }
 
+/// Bytes of a thread's blob data plus its checkpoint rows.
+let loopBytes = PostgresStatement(
+    "bench.loop_bytes",
+    sql: """
+        SELECT ((SELECT coalesce(sum(octet_length(data)), 0) FROM channel_blobs WHERE thread_id = $1)
+              + (SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM checkpoints c WHERE thread_id = $1))::bigint
+        """)
+
 /// A new thread id per run.
 let threadCounter = Atomic<Int>(0)
 func nextThread() -> String { "t\(threadCounter.add(1, ordering: .relaxed).newValue)" }
@@ -123,6 +131,45 @@ let benchmarks: @Sendable () -> Void = {
 
     // PostgreSQL (only when make bench started a server).
     guard postgres(poolSize: 1) != nil else { return }
+
+    // Reads of a thread with a 200-step history (an append loop), and what that loop stores.
+    let storedBytes = BenchmarkMetric.custom("stored bytes (blobs + checkpoint rows)", useScalingFactor: false)
+    let reads = Benchmark.Configuration(
+        metrics: [.throughput, .wallClock], timeUnits: .microseconds, units: [.throughput: .count],
+        warmupIterations: 5, maxDuration: .seconds(4), maxIterations: 2_000)
+    let loopStore = postgres(poolSize: 2)!
+    let loopThread = "loop-\(UUID().uuidString)"
+    let loopReady = Mutex(false)
+    @Sendable func prepareLoop() async throws -> CompiledGraph<LoopState> {
+        let app = try makeAppendLoop(steps: 200, checkpointer: loopStore)
+        let ready = loopReady.withLock { done in defer { done = true }; return done }
+        if !ready {
+            try await loopStore.migrate()
+            _ = try await app.invoke(LoopState(), thread: loopThread, config: RunConfig(recursionLimit: 500))
+        }
+        return app
+    }
+    Benchmark("postgres: getState of a thread at step 200", configuration: reads) { benchmark in
+        let app = try await prepareLoop()
+        benchmark.startMeasurement()
+        guard let state = try await app.getState(thread: loopThread), state.values.items.count == 200 else {
+            throw BenchmarkFailure(description: "the loop thread is not at 200 items")
+        }
+    }
+    Benchmark("postgres: stateHistory of 200 checkpoints", configuration: reads) { benchmark in
+        let app = try await prepareLoop()
+        benchmark.startMeasurement()
+        let history = try await app.stateHistory(thread: loopThread, limit: 200)
+        guard history.count == 200 else { throw BenchmarkFailure(description: "history has \(history.count) entries") }
+    }
+    Benchmark(
+        "postgres: bytes a 200-step append loop stores",
+        configuration: .init(metrics: [storedBytes], warmupIterations: 0, maxIterations: 1)
+    ) { benchmark in
+        _ = try await prepareLoop()
+        let rows = try await loopStore.pool.query(loopBytes, [.text(loopThread)])
+        benchmark.measurement(storedBytes, try rows.first?.decode(Int.self, at: 0) ?? 0)
+    }
     let perHundred = Benchmark.Configuration(
         metrics: [.throughput, .wallClock], timeUnits: .milliseconds, units: [.throughput: .count],
         warmupIterations: 1, maxDuration: .seconds(8), maxIterations: 20)
