@@ -23,32 +23,42 @@ extension PostgresCheckpointer {
                 status: try Self.decodeEnum(ThreadStatus.self, row, 2), failureReason: try row.decode(at: 3),
                 graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
                 updatedAt: Date(timeIntervalSince1970: try row.decode(at: 6)))
-            var tuple: CheckpointTuple?
-            if let checkpointRow = results[1].first {
-                let checkpoint = try Self.decodeCheckpoint(checkpointRow)
-                var blobs: [BlobKey: ChannelBlob] = [:]
-                for blobRow in results[2] {
-                    let blob = try Self.decodeBlob(blobRow)
-                    blobs[BlobKey(channel: blob.channel, version: blob.version)] = blob
-                }
-                var chain: [ChannelBlob] = []
-                for (channel, version) in checkpoint.channelVersions.sorted(by: { $0.key < $1.key }) {
-                    var key = BlobKey(channel: channel, version: version)
-                    while let blob = blobs[key] {
-                        chain.append(blob)
-                        guard let base = blob.base else { break }
-                        key = BlobKey(channel: channel, version: base)
-                    }
-                }
-                let writes = try results[3].map { writeRow in
-                    PendingWrite(
-                        taskID: try writeRow.decode(at: 1), node: try writeRow.decode(at: 3), index: try writeRow.decode(at: 2),
-                        channel: try writeRow.decode(at: 4), value: try writeRow.decode(at: 5))
-                }
-                tuple = CheckpointTuple(checkpoint: checkpoint, blobs: chain, pendingWrites: writes)
-            }
+            let tuple = try results[1].first.map { try Self.tuple(try Self.decodeCheckpoint($0), blobRows: results[2], writeRows: results[3]) }
             return ThreadSnapshot(record: record, tuple: tuple, interrupts: try results[4].map(Self.decodeInterrupt))
         }
+    }
+
+    /// A checkpoint with the blob rows of its chains and its write rows (columns of
+    /// ``blobsAt`` and ``writesAt``).
+    static func tuple(_ checkpoint: Checkpoint, blobRows: PostgresRows, writeRows: PostgresRows) throws -> CheckpointTuple {
+        var blobs: [BlobKey: ChannelBlob] = [:]
+        for row in blobRows {
+            let blob = try decodeBlob(row)
+            blobs[BlobKey(channel: blob.channel, version: blob.version)] = blob
+        }
+        return CheckpointTuple(checkpoint: checkpoint, blobs: chain(of: checkpoint, in: blobs), pendingWrites: try writeRows.map(decodeWrite))
+    }
+
+    /// The blobs a checkpoint needs: for each channel version, its blob and the blobs down
+    /// its delta chain (by channel name, then down each chain).
+    static func chain(of checkpoint: Checkpoint, in blobs: [BlobKey: ChannelBlob]) -> [ChannelBlob] {
+        var chain: [ChannelBlob] = []
+        for (channel, version) in checkpoint.channelVersions.sorted(by: { $0.key < $1.key }) {
+            var key = BlobKey(channel: channel, version: version)
+            while let blob = blobs[key] {
+                chain.append(blob)
+                guard let base = blob.base else { break }
+                key = BlobKey(channel: channel, version: base)
+            }
+        }
+        return chain
+    }
+
+    /// Columns: checkpoint_id, task_id, idx, node, channel, value.
+    static func decodeWrite(_ row: PostgresRow) throws -> PendingWrite {
+        PendingWrite(
+            taskID: try row.decode(at: 1), node: try row.decode(at: 3), index: try row.decode(at: 2),
+            channel: try row.decode(at: 4), value: try row.decode(at: 5))
     }
 
     /// The blobs of one checkpoint (`$2`, or the head when NULL) and every blob down their

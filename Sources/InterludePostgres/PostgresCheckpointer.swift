@@ -94,11 +94,12 @@ public final class PostgresCheckpointer: Checkpointer {
 
     public func checkpoint(thread threadID: String, id: CheckpointID?) async throws -> CheckpointTuple? {
         try await storage("load a checkpoint of thread '\(threadID)'") {
-            try await pool.withConnection { connection in
-                let rows = try await connection.query(Statements.checkpoint, [.text(threadID), .uuid(id)])
-                guard let row = rows.first else { return nil }
-                return try await tuples([try Self.decodeCheckpoint(row)], thread: threadID, on: connection).first
+            let parameters: [PostgresValue] = [.text(threadID), .uuid(id)]
+            let results = try await pool.withConnection { connection in
+                try await connection.pipeline([(Statements.checkpoint, parameters), (Self.blobsAt, parameters), (Self.writesAt, parameters)])
             }
+            guard let row = results[0].first else { return nil }
+            return try Self.tuple(try Self.decodeCheckpoint(row), blobRows: results[1], writeRows: results[2])
         }
     }
 
@@ -126,22 +127,10 @@ public final class PostgresCheckpointer: Checkpointer {
         var writes: [CheckpointID: [PendingWrite]] = [:]
         for row in try await connection.query(Statements.writes, [.text(threadID), ids]) {
             let checkpointID: CheckpointID = try row.decode(at: 0)
-            writes[checkpointID, default: []].append(
-                PendingWrite(
-                    taskID: try row.decode(at: 1), node: try row.decode(at: 3), index: try row.decode(at: 2),
-                    channel: try row.decode(at: 4), value: try row.decode(at: 5)))
+            writes[checkpointID, default: []].append(try Self.decodeWrite(row))
         }
         return checkpoints.map { checkpoint in
-            var chain: [ChannelBlob] = []
-            for (channel, version) in checkpoint.channelVersions.sorted(by: { $0.key < $1.key }) {
-                var key = BlobKey(channel: channel, version: version)
-                while let blob = blobs[key] {
-                    chain.append(blob)
-                    guard let base = blob.base else { break }
-                    key = BlobKey(channel: channel, version: base)
-                }
-            }
-            return CheckpointTuple(checkpoint: checkpoint, blobs: chain, pendingWrites: writes[checkpoint.id] ?? [])
+            CheckpointTuple(checkpoint: checkpoint, blobs: Self.chain(of: checkpoint, in: blobs), pendingWrites: writes[checkpoint.id] ?? [])
         }
     }
 
