@@ -8,12 +8,13 @@ extension PostgresCheckpointer {
         try await storage("load thread '\(threadID)'") {
             let thread = PostgresValue.text(threadID)
             let id = PostgresValue.uuid(checkpointID)
+            let ids = Self.checkpointOrHead(checkpointID)
             let results = try await pool.withConnection { connection in
                 try await connection.pipeline([
                     (Statements.thread, [thread]),
                     (Statements.checkpoint, [thread, id]),
-                    (Self.blobsAt, [thread, id]),
-                    (Self.writesAt, [thread, id]),
+                    (Statements.blobs, [thread, ids]),
+                    (Statements.writes, [thread, ids]),
                     (Statements.interrupts, [thread]),
                 ])
             }
@@ -28,8 +29,14 @@ extension PostgresCheckpointer {
         }
     }
 
-    /// A checkpoint with the blob rows of its chains and its write rows (columns of
-    /// ``blobsAt`` and ``writesAt``).
+    /// The `checkpoint_id` array parameter of the blobs and writes statements: the one id, or
+    /// NULL for the thread's head.
+    static func checkpointOrHead(_ id: CheckpointID?) -> PostgresValue {
+        id.map { .uuidArray([$0]) } ?? PostgresValue(oid: OID.arrayType(of: OID.uuid), bytes: nil)
+    }
+
+    /// A checkpoint with the blob rows of its chains and its write rows (columns of the
+    /// blobs and writes statements).
     static func tuple(_ checkpoint: Checkpoint, blobRows: PostgresRows, writeRows: PostgresRows) throws -> CheckpointTuple {
         var blobs: [BlobKey: ChannelBlob] = [:]
         for row in blobRows {
@@ -60,37 +67,4 @@ extension PostgresCheckpointer {
             taskID: try row.decode(at: 1), node: try row.decode(at: 3), index: try row.decode(at: 2),
             channel: try row.decode(at: 4), value: try row.decode(at: 5))
     }
-
-    /// The blobs of one checkpoint (`$2`, or the head when NULL) and every blob down their
-    /// delta chains.
-    static let blobsAt = PostgresStatement(
-        "checkpointer.blobs_at",
-        sql: """
-            WITH RECURSIVE target AS (
-                SELECT COALESCE($2, (SELECT head FROM threads WHERE thread_id = $1)) AS id
-            ), wanted AS (
-                SELECT DISTINCT v.key AS channel, v.value::uuid AS version
-                FROM checkpoints c, target t, jsonb_each_text(c.channel_versions) v
-                WHERE c.thread_id = $1 AND c.checkpoint_id = t.id
-            ), chain AS (
-                SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
-                FROM wanted w
-                JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = w.channel AND b.version = w.version
-                UNION
-                SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
-                FROM chain c
-                JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = c.channel AND b.version = c.base_version
-            )
-            SELECT channel, version, encoding, base_version, depth, data FROM chain
-            """)
-
-    /// The pending writes of one checkpoint (`$2`, or the head when NULL).
-    static let writesAt = PostgresStatement(
-        "checkpointer.writes_at",
-        sql: """
-            SELECT checkpoint_id, task_id, idx, node, channel, value
-            FROM pending_writes
-            WHERE thread_id = $1 AND checkpoint_id = COALESCE($2, (SELECT head FROM threads WHERE thread_id = $1))
-            ORDER BY seq
-            """)
 }

@@ -113,14 +113,16 @@ extension PostgresCheckpointer {
                 LIMIT $4
                 """)
 
-        /// The blobs of the checkpoints' channel versions and every blob down their delta chains.
+        /// The blobs of the checkpoints' channel versions (`$2`; NULL: the head) and every blob
+        /// down their delta chains.
         static let blobs = PostgresStatement(
             "checkpointer.blobs",
             sql: """
                 WITH RECURSIVE wanted AS (
                     SELECT DISTINCT v.key AS channel, v.value::uuid AS version
                     FROM checkpoints c, jsonb_each_text(c.channel_versions) v
-                    WHERE c.thread_id = $1 AND c.checkpoint_id = ANY($2)
+                    WHERE c.thread_id = $1
+                      AND c.checkpoint_id = ANY(COALESCE($2::uuid[], ARRAY[(SELECT head FROM threads WHERE thread_id = $1)]))
                 ), chain AS (
                     SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
                     FROM wanted w
@@ -138,7 +140,8 @@ extension PostgresCheckpointer {
             sql: """
                 SELECT checkpoint_id, task_id, idx, node, channel, value
                 FROM pending_writes
-                WHERE thread_id = $1 AND checkpoint_id = ANY($2)
+                WHERE thread_id = $1
+                  AND checkpoint_id = ANY(COALESCE($2::uuid[], ARRAY[(SELECT head FROM threads WHERE thread_id = $1)]))
                 ORDER BY seq
                 """)
 

@@ -94,9 +94,9 @@ public final class PostgresCheckpointer: Checkpointer {
 
     public func checkpoint(thread threadID: String, id: CheckpointID?) async throws -> CheckpointTuple? {
         try await storage("load a checkpoint of thread '\(threadID)'") {
-            let parameters: [PostgresValue] = [.text(threadID), .uuid(id)]
+            let ids: [PostgresValue] = [.text(threadID), Self.checkpointOrHead(id)]
             let results = try await pool.withConnection { connection in
-                try await connection.pipeline([(Statements.checkpoint, parameters), (Self.blobsAt, parameters), (Self.writesAt, parameters)])
+                try await connection.pipeline([(Statements.checkpoint, [.text(threadID), .uuid(id)]), (Statements.blobs, ids), (Statements.writes, ids)])
             }
             guard let row = results[0].first else { return nil }
             return try Self.tuple(try Self.decodeCheckpoint(row), blobRows: results[1], writeRows: results[2])
