@@ -70,6 +70,7 @@ struct DevCommand: AsyncParsableCommand {
             "INTERLUDE_DATABASE_URL": database, "INTERLUDE_DATABASE_SCHEMA": schema,
             "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrapServers, "INTERLUDE_TOPIC_PREFIX": topics.prefix,
             "INTERLUDE_CREATE_TOPICS": "false", "INTERLUDE_MIGRATE": "false", "INTERLUDE_SESSION_TIMEOUT_MS": "6000",
+            "INTERLUDE_KAFKA_RECONNECT_BACKOFF_MAX_MS": "500",
         ]
         let envFile = state.appendingPathComponent("dev.env")
         try settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n").appending("\n").write(to: envFile, atomically: true, encoding: .utf8)

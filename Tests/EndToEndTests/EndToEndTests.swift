@@ -18,7 +18,7 @@ struct EndToEndTests {
     func fiveHundredWithACrash() async throws {
         try await withSystem(partitions: 6) { system in
             try system.startWorkers(3)
-            let report = try await system.driver.run(count: 500, threadPrefix: "load", whileRunning: { _ in
+            let report = try await system.driver.run(count: 500, timeout: .seconds(240), threadPrefix: "load", whileRunning: { _ in
                 try await system.waitUntil("100 threads completed") { try await system.count(SQL.completedThreads) >= 100 }
                 system.workers[0].kill9()
             })
@@ -77,7 +77,7 @@ struct EndToEndTests {
     func replay() async throws {
         try await withSystem { system in
             try system.startWorkers(2)
-            let report = try await system.driver.run(count: 50, threadPrefix: "replay")
+            let report = try await system.driver.run(count: 50, timeout: .seconds(240), threadPrefix: "replay")
             #expect(report.runs == 50)
             _ = await system.stopWorkers()
             let before = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
@@ -117,7 +117,7 @@ struct EndToEndTests {
                 #"{"type":"run","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"nope"}"#,
                 #"{"type":"resume","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","value":true}"#,
             ]
-            let report = try await system.driver.run(count: 100, threadPrefix: "valid", whileRunning: { _ in
+            let report = try await system.driver.run(count: 100, timeout: .seconds(240), threadPrefix: "valid", whileRunning: { _ in
                 let records = (0..<1000).map { i in
                     KafkaProducerRecord(topic: system.topics.runs, key: Array("bad-\(i % 37)".utf8), value: Array(garbage[i % garbage.count].replacingOccurrences(of: #""id":"x""#, with: #""id":"x\#(i)""#).utf8))
                 }
@@ -138,7 +138,7 @@ struct EndToEndTests {
     func brokerDown() async throws {
         try await withSystem { system in
             try system.startWorkers(2)
-            let report = try await system.driver.run(count: 200, threadPrefix: "outage", whileRunning: { _ in
+            let report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "outage", whileRunning: { _ in
                 try await system.waitUntil("30 threads completed") { try await system.count(SQL.completedThreads) >= 30 }
                 try system.cluster.setBrokerDown(1)
                 try await Task.sleep(for: .seconds(3))  // the length of the outage, not a wait for an outcome

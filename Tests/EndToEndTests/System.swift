@@ -15,7 +15,12 @@ extension Tag {
 /// the test PostgreSQL, and `interlude worker` processes started from the built executable.
 final class System: @unchecked Sendable {
     // @unchecked: `workers` is only changed by the test's own task, between awaits.
-    let logger = Logger(label: "e2e")
+    let logger: Logger = {
+        // librdkafka reports every refused connection of a fault test; keep the log to errors.
+        var logger = Logger(label: "e2e")
+        logger.logLevel = .error
+        return logger
+    }()
     let cluster: KafkaDevCluster
     let topics: TopicNames
     let databaseURL: String
@@ -55,7 +60,10 @@ final class System: @unchecked Sendable {
         [
             "INTERLUDE_DATABASE_URL": databaseURL, "INTERLUDE_DATABASE_SCHEMA": schema, "INTERLUDE_MIGRATE": "false",
             "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrapServers, "INTERLUDE_TOPIC_PREFIX": topics.prefix,
-            "INTERLUDE_CREATE_TOPICS": "false", "INTERLUDE_GROUP_ID": group ?? groupID, "INTERLUDE_SESSION_TIMEOUT_MS": "6000",
+            "INTERLUDE_CREATE_TOPICS": "false", "INTERLUDE_GROUP_ID": group ?? groupID, "INTERLUDE_SESSION_TIMEOUT_MS": "10000",
+            // Reconnect within a second of a broker coming back, well inside the session timeout
+            // (librdkafka backs off up to 10 s by default, long enough to be evicted).
+            "INTERLUDE_KAFKA_RECONNECT_BACKOFF_MAX_MS": "500",
             "INTERLUDE_LOG_LEVEL": "info",
         ]
     }
@@ -81,13 +89,16 @@ final class System: @unchecked Sendable {
 
     var consumerConfiguration: KafkaConsumer.Configuration {
         var configuration = KafkaConsumer.Configuration(bootstrapServers: cluster.bootstrapServers, groupID: "unused")
-        configuration.sessionTimeout = .seconds(6)
+        configuration.sessionTimeout = .seconds(10)
         configuration.librdkafkaProperties["fetch.wait.max.ms"] = "10"
+        configuration.librdkafkaProperties["reconnect.backoff.max.ms"] = "500"
         return configuration
     }
 
     var driver: LoadDriver {
-        LoadDriver(producer: .init(bootstrapServers: cluster.bootstrapServers), consumer: consumerConfiguration, topics: topics, logger: logger)
+        var producer = KafkaProducer.Configuration(bootstrapServers: cluster.bootstrapServers)
+        producer.librdkafkaProperties["reconnect.backoff.max.ms"] = "500"
+        return LoadDriver(producer: producer, consumer: consumerConfiguration, topics: topics, logger: logger)
     }
 
     func producer() throws -> KafkaProducer {
