@@ -29,8 +29,18 @@ as_owner() {
     fi
 }
 
+# A port on 127.0.0.1 nobody listens on (bash's /dev/tcp: no python or netcat needed).
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    local port
+    for _ in $(seq 1 100); do
+        port=$(( 20000 + RANDOM % 40000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "pg-server.sh: found no free port on 127.0.0.1" >&2
+    return 1
 }
 
 start() {
