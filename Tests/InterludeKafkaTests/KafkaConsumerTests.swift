@@ -273,9 +273,16 @@ struct KafkaConsumerTests {
                 return finished == 4 ? true : nil
             }
         }
+        // The consumers keep polling on their threads until closed; the ticker must keep
+        // ticking meanwhile. Waiting for a count (bounded) instead of counting over a fixed
+        // window keeps the test independent of how busy the machine is.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ticks.load(ordering: .relaxed) <= 20, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         ticker.cancel()
         let counted = ticks.load(ordering: .relaxed)
-        #expect(counted > 20, "the 10 ms ticker ran only \(counted) times while consumers polled")
+        #expect(counted > 20, "the 10 ms ticker ran only \(counted) times in 30 s while consumers polled")
         for consumer in consumers { await consumer.close() }
     }
 }

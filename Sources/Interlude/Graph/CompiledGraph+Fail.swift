@@ -7,17 +7,28 @@ extension CompiledGraph {
     /// - Throws: `GraphError` `.threadNotFound` when the thread has no checkpoint,
     ///   `.threadVersionConflict` when it moved on meanwhile.
     public func fail(thread: String, reason: String, config: RunConfig = RunConfig()) async throws {
-        let checkpointer = try requireCheckpointer("fail")
-        guard let record = try await checkpointer.thread(thread), let head = record.head,
-            let tuple = try await checkpointer.checkpoint(thread: thread, id: head)
-        else {
+        _ = try await end(thread: thread, reason: reason, expiring: [], at: clock.now, config: config)
+    }
+
+    /// Ends a thread `failed` with `reason` in one commit: pending interrupts named in
+    /// `expiring` become expired, the others cancelled.
+    /// - Returns: How the thread was left.
+    func end(thread: String, reason: String, expiring: Set<String>, at date: Date, config: RunConfig) async throws -> RunResult<State> {
+        let checkpointer = try requireCheckpointer("ending a thread")
+        guard let snapshot = try await checkpointer.load(thread: thread, checkpointID: nil), let tuple = snapshot.tuple else {
             throw GraphError(.threadNotFound, "thread '\(thread)' has no checkpoint; nothing to end")
         }
-        try checkIdentity(record)
+        try checkIdentity(snapshot.record)
         let run = Run(graph: self, threadID: thread, input: .proceed, config: config, mode: [])
-        run.threadVersion = record.version
+        run.threadVersion = snapshot.record.version
         try run.load(tuple)
-        try await run.cancelPendingInterrupts()
+        for var interrupt in snapshot.interrupts where interrupt.status == .pending {
+            interrupt.status = expiring.contains(interrupt.id) ? .expired : .cancelled
+            interrupt.resolvedAt = date
+            interrupt.resolvedBy = config.actor ?? "superseded"
+            run.stage(interrupt)
+        }
         try await run.commitPending(status: .failed, failure: reason, isFinal: true)
+        return RunResult(values: run.values, interrupts: [], next: [], checkpointID: tuple.checkpoint.id, status: .failed, failureReason: reason)
     }
 }

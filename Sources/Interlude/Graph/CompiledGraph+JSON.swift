@@ -14,7 +14,4 @@ extension CompiledGraph {
         }
         return update
     }
-
-    /// The state as a JSON object keyed by channel name.
-    public func json(_ values: State) throws -> JSONValue { try JSONValue(encoding: values) }
 }

@@ -216,7 +216,6 @@ extension CompiledGraph {
     /// - Returns: How the run ended, or `nil` when nothing was due.
     @discardableResult
     public func expire(thread: String, now: Date? = nil, config: RunConfig = RunConfig()) async throws -> RunResult<State>? {
-        let checkpointer = try requireCheckpointer("expire")
         let at = now ?? clock.now
         let due = try await deadlines(thread: thread).filter { $0.deadline! <= at }
         guard !due.isEmpty else { return nil }
@@ -224,21 +223,8 @@ extension CompiledGraph {
         config.actor = config.actor ?? "timeout"
         let failing = due.filter { if case .answer = $0.onTimeout { false } else { true } }
         if !failing.isEmpty {
-            guard let record = try await checkpointer.thread(thread), let head = record.head else { return nil }
-            let run = Run(graph: self, threadID: thread, input: .proceed, config: config, mode: [])
-            run.threadVersion = record.version
-            guard let tuple = try await checkpointer.checkpoint(thread: thread, id: head) else { return nil }
-            try run.load(tuple)
-            for var interrupt in try await checkpointer.interrupts(thread: thread) where interrupt.status == .pending {
-                let expired = failing.contains { $0.id == interrupt.id }
-                interrupt.status = expired ? .expired : .cancelled
-                interrupt.resolvedAt = at
-                interrupt.resolvedBy = "timeout"
-                run.stage(interrupt)
-            }
             let reason = "timeout: interrupt \(failing.map(\.id).joined(separator: ", ")) passed its deadline with no answer"
-            try await run.commitPending(status: .failed, failure: reason, isFinal: true)
-            return RunResult(values: run.values, interrupts: [], next: [], checkpointID: head, status: .failed, failureReason: reason)
+            return try await end(thread: thread, reason: reason, expiring: Set(failing.map(\.id)), at: at, config: config)
         }
         var answers: [String: JSONValue] = [:]
         for record in due { if case .answer(let value) = record.onTimeout { answers[record.id] = value } }

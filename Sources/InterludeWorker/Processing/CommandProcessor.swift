@@ -158,7 +158,7 @@ public struct CommandProcessor: Sendable {
                 if continueRun {
                     var next = config
                     next.commitHook = hook(for: command, graph: graph.identity, ledger: false, staging: staging)
-                    return try await withRetries(command, graph: graph, config: next, staging: staging, ledgerWritten: true) { try await graph.proceed(command.threadID, $0) }
+                    return try await withRetries(command, graph: graph, config: next, staging: staging) { try await graph.proceed(command.threadID, $0) }
                 }
                 return .applied(try await checkpointer.thread(command.threadID)?.status ?? .ready)
             case .cancel(let reason):
@@ -174,7 +174,7 @@ public struct CommandProcessor: Sendable {
     /// Runs a command's effect, re-trying failed nodes with backoff and parking the run
     /// after ``Configuration/maxAttempts``.
     private func withRetries(
-        _ command: CommandMessage, graph: WorkerGraph, config: RunConfig, staging: OutboxStaging, ledgerWritten: Bool = false,
+        _ command: CommandMessage, graph: WorkerGraph, config: RunConfig, staging: OutboxStaging,
         _ body: (RunConfig) async throws -> GraphOutcome
     ) async throws -> ProcessResult {
         var attempt = 1
