@@ -98,7 +98,10 @@ struct EndToEndTests {
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
-            #expect(worker.stats.duplicates == 100)
+            // At least the 50 runs and 50 resumes: review events are delivered at least once,
+            // and the driver answers every copy (with the same command id), so the resumes
+            // topic may hold a few copies; each is a duplicate too.
+            #expect(worker.stats.duplicates >= 100)
             #expect(worker.stats.processed == 0)
             let after = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
             #expect(after == before)
