@@ -1,6 +1,14 @@
 internal import CRdKafka
 
 extension KafkaConsumer {
+    /// Called on the consumer's polling thread when partitions are taken away, before they
+    /// are unassigned: `lost` is `false` for an orderly revocation (the partitions are still
+    /// this member's, so the handler may finish their in-flight work and store its offsets,
+    /// which the rebalance then commits) and `true` when they were lost (another member may
+    /// already own them). The rebalance waits until the handler returns, so bound its wait
+    /// (well under `max.poll.interval.ms`); never call back into the consumer's event stream.
+    public typealias RevocationHandler = @Sendable (_ partitions: [TopicPartition], _ lost: Bool) -> Void
+
     /// The rebalance callback body; runs on the polling thread (inside `consumer_poll` or
     /// `consumer_close`). Applies the assignment change, then reports it as an event.
     static func rebalance(
@@ -23,6 +31,9 @@ extension KafkaConsumer {
             context.consumerEvents?.yield(.partitionsAssigned(changed))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
+            // While the partitions are still assigned: the application finishes or abandons
+            // their work and stores offsets, which the unassignment below commits.
+            context.revocation?(changed, lost)
             if cooperative {
                 failure = rd_kafka_incremental_unassign(rk, partitions)
             } else {
@@ -34,6 +45,7 @@ extension KafkaConsumer {
                 "rebalance failed; dropping the assignment",
                 metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(error)))"]
             )
+            context.revocation?(changed, true)
             rd_kafka_assign(rk, nil)
             context.consumerEvents?.yield(.partitionsLost(changed))
         }

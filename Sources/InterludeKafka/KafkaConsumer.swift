@@ -26,11 +26,13 @@ public final class KafkaConsumer: Sendable {
     ///   - topics: Topics to subscribe to (the group assigns their partitions).
     ///   - configuration: Connection and group settings.
     ///   - logger: Receives librdkafka's logs and consumer errors.
+    ///   - onRevoke: Runs before partitions are unassigned; see ``RevocationHandler``.
+    ///     Default: none (the ``events`` still report every change).
     /// - Throws: ``KafkaError`` with code `invalidConfiguration` naming a rejected property,
     ///   `clientCreation`, or `consumerFailure` if the subscription is refused.
-    public init(topics: [String], configuration: Configuration, logger: Logger) throws(KafkaError) {
+    public init(topics: [String], configuration: Configuration, logger: Logger, onRevoke: RevocationHandler? = nil) throws(KafkaError) {
         let sink = ConsumerEventSink(flow: ConsumerFlowControl(limit: configuration.maxBufferedMessages))
-        let context = RDKafkaCallbackContext(logger: logger, consumerEvents: sink)
+        let context = RDKafkaCallbackContext(logger: logger, consumerEvents: sink, revocation: onRevoke)
         let client = try RDKafkaClient(
             kind: .consumer, properties: configuration.properties, context: context
         ) { conf in

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 internal import CRdKafka
 
 /// An idempotent Kafka producer with awaitable delivery reports.
@@ -13,6 +14,7 @@ public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
     private let tracker: ProducerDeliveryTracker
     private let control = PollLoopControl()
+    private let topics = Mutex<[String: RDKafkaTopic]>([:])
     private let logger: Logger
 
     /// Creates a producer and starts its polling thread.
@@ -62,18 +64,67 @@ public final class KafkaProducer: Sendable {
     public func send(_ records: [KafkaProducerRecord]) async -> [Result<DeliveryReport, KafkaError>] {
         guard !records.isEmpty else { return [] }
         return await withCheckedContinuation { waiter in
-            guard let batch = tracker.beginBatch(count: records.count, waiter: waiter) else {
-                let error = KafkaError(code: .closed, message: "send on a closed producer")
-                waiter.resume(returning: records.map { _ in .failure(error) })
-                return
+            enqueue(records) { waiter.resume(returning: $0) }
+        }
+    }
+
+    /// Hands messages to librdkafka in order and returns at once; `completion` is called once
+    /// with one outcome per record (in order) when every one was acknowledged or failed. It
+    /// runs on the producer's polling thread: keep it short and never block in it.
+    ///
+    /// This is how a caller publishes without waiting (the worker's outbox relay): the
+    /// messages are already queued when this returns, so messages sent later with the same
+    /// key come after them.
+    public func enqueue(_ records: [KafkaProducerRecord], completion: @escaping @Sendable ([Result<DeliveryReport, KafkaError>]) -> Void) {
+        guard !records.isEmpty else {
+            completion([])
+            return
+        }
+        guard let batch = tracker.beginBatch(count: records.count, waiter: completion) else {
+            let error = KafkaError(code: .closed, message: "send on a closed producer")
+            completion(records.map { _ in .failure(error) })
+            return
+        }
+        for (index, record) in records.enumerated() {
+            let (messageID, closed) = tracker.registerMessage(batch: batch, index: index)
+            let error = closed
+                ? KafkaError(code: .closed, message: "the producer was closed during the send")
+                : enqueue(record, messageID: messageID)
+            if let error { tracker.complete(messageID: messageID, with: .failure(error)) }
+        }
+    }
+
+    /// Creates the handles of `topics` now and waits (up to `timeout`) until librdkafka knows
+    /// their partition leaders, so the first message to each is not delayed.
+    ///
+    /// librdkafka 2.0.2 does not look up the leader of a topic first produced to by name: such
+    /// a message waits for the next periodic metadata refresh (up to a second). Producing
+    /// through a topic handle created in advance avoids that; every `send` uses the cached
+    /// handle of its topic, and this call makes the lookup happen before the first send.
+    /// - Throws: ``KafkaError`` with code `timedOut` when the metadata did not arrive in time.
+    public func warm(topics: [String], timeout: Duration = .seconds(10)) async throws(KafkaError) {
+        let handles = topics.map { topicHandle($0) }
+        let client = self.client
+        try await RDKafkaClient.runBlocking(name: "interlude.kafka.warm") { () throws(KafkaError) in
+            for handle in handles {
+                var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+                let result = rd_kafka_metadata(client.handle, 0, handle.handle, &metadata, Int32(timeout.milliseconds))
+                if let metadata { rd_kafka_metadata_destroy(metadata) }
+                guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(code: .timedOut, message: "no metadata for topic '\(handle.name)' within \(timeout)", rdError: result)
+                }
             }
-            for (index, record) in records.enumerated() {
-                let (messageID, closed) = tracker.registerMessage(batch: batch, index: index)
-                let error = closed
-                    ? KafkaError(code: .closed, message: "the producer was closed during the send")
-                    : enqueue(record, messageID: messageID)
-                if let error { tracker.complete(messageID: messageID, with: .failure(error)) }
-            }
+        }
+    }
+
+    /// The cached handle of a topic, created on first use.
+    private func topicHandle(_ name: String) -> RDKafkaTopic {
+        if let handle = topics.withLock({ $0[name] }) { return handle }
+        let created = RDKafkaTopic(client: client, name: name)
+        return topics.withLock { cache in
+            if let existing = cache[name] { return existing }
+            cache[name] = created
+            return created
         }
     }
 
@@ -138,7 +189,8 @@ public final class KafkaProducer: Sendable {
             fill(&value)
             values.append(value)
         }
-        append(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = UnsafePointer(copy(record.topic)) }
+        let topic = topicHandle(record.topic)
+        append(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topic.handle }
         append(RD_KAFKA_VTYPE_VALUE) { $0.u.mem = .init(ptr: copy(record.value), size: record.value.count) }
         if let key = record.key {
             append(RD_KAFKA_VTYPE_KEY) { $0.u.mem = .init(ptr: copy(key), size: key.count) }
@@ -176,4 +228,23 @@ public final class KafkaProducer: Sendable {
             tracker.complete(messageID: messageID, with: .failure(error))
         }
     }
+}
+
+/// Owns one librdkafka topic handle (`rd_kafka_topic_t`) and destroys it in `deinit`.
+///
+/// `@unchecked Sendable`: topic handles are thread-safe in librdkafka and immutable here; the
+/// client is retained so the `rd_kafka_t` outlives every topic handle made from it.
+final class RDKafkaTopic: @unchecked Sendable {
+    let handle: OpaquePointer
+    let name: String
+    private let client: RDKafkaClient
+
+    init(client: RDKafkaClient, name: String) {
+        self.client = client
+        self.name = name
+        // Never fails for a valid client: topic handles are created locally and refcounted.
+        self.handle = rd_kafka_topic_new(client.handle, name, nil)!
+    }
+
+    deinit { rd_kafka_topic_destroy(handle) }
 }

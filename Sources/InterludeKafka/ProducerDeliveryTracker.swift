@@ -4,11 +4,12 @@ import Synchronization
 ///
 /// Each produced message carries a numeric id as its per-message opaque; the delivery-report
 /// callback (on the producer's polling thread) completes the matching slot of its batch and
-/// resumes the batch's continuation when the last slot is filled. Continuations are always
-/// resumed outside the lock.
+/// calls the batch's waiter when the last slot is filled, always outside the lock.
 final class ProducerDeliveryTracker: Sendable {
     typealias Outcome = Result<DeliveryReport, KafkaError>
-    typealias Waiter = CheckedContinuation<[Outcome], Never>
+    /// Called once with every outcome of a batch (on the producer's polling thread, or on the
+    /// sending thread when the producer is closed).
+    typealias Waiter = @Sendable ([Outcome]) -> Void
 
     private struct Batch {
         var outcomes: [Outcome?]
@@ -27,7 +28,7 @@ final class ProducerDeliveryTracker: Sendable {
     private let state = Mutex(State())
 
     /// Registers a batch of `count` messages; returns its id, or nil when closed.
-    func beginBatch(count: Int, waiter: Waiter) -> UInt? {
+    func beginBatch(count: Int, waiter: @escaping Waiter) -> UInt? {
         state.withLock { state in
             guard !state.closed else { return nil }
             let id = state.nextBatchID
@@ -64,7 +65,7 @@ final class ProducerDeliveryTracker: Sendable {
             state.batches[batchID] = nil
             return (batch.waiter, batch.outcomes.map { $0! })
         }
-        if let (waiter, outcomes) = finished { waiter.resume(returning: outcomes) }
+        if let (waiter, outcomes) = finished { waiter(outcomes) }
     }
 
     /// Refuses new batches and fails every message still waiting with `error`.

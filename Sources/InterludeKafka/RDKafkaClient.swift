@@ -9,15 +9,18 @@ final class RDKafkaCallbackContext: Sendable {
     let logger: Logger
     let delivery: ProducerDeliveryTracker?
     let consumerEvents: ConsumerEventSink?
+    let revocation: KafkaConsumer.RevocationHandler?
 
     init(
         logger: Logger,
         delivery: ProducerDeliveryTracker? = nil,
-        consumerEvents: ConsumerEventSink? = nil
+        consumerEvents: ConsumerEventSink? = nil,
+        revocation: KafkaConsumer.RevocationHandler? = nil
     ) {
         self.logger = logger
         self.delivery = delivery
         self.consumerEvents = consumerEvents
+        self.revocation = revocation
     }
 
     /// The context registered for `rk`; valid while the `RDKafkaClient` lives.

@@ -8,7 +8,7 @@ import Logging
 /// its ``ConnectionThread`` only. All calls block; that is why they never run on Swift's
 /// cooperative thread pool.
 final class PQConnection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private let notices: NoticeSink
     /// Prepared statements by statement name and parameter types -> server-side name.
     private var prepared: [String: String] = [:]
@@ -96,7 +96,7 @@ final class PQConnection {
 
     /// The server-side name of the statement prepared for these parameter types, preparing
     /// it on first use.
-    private func prepare(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> String {
+    func prepare(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> String {
         let types = parameters.map(\.oid)
         let key = statement.name + "|" + types.map(String.init).joined(separator: ",")
         if let name = prepared[key] { return name }
@@ -112,7 +112,7 @@ final class PQConnection {
 
     /// Calls `body` with libpq's parameter arrays. One contiguous buffer keeps every parameter
     /// alive for the whole call; the trailing byte gives empty (non-NULL) values a valid address.
-    private func withParameters<T>(
+    func withParameters<T>(
         _ parameters: [PostgresValue],
         _ body: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> T
     ) -> T {
@@ -196,7 +196,7 @@ final class PQConnection {
         try check(result, statement: name)
     }
 
-    private func check(_ result: OpaquePointer?, statement: String) throws(PostgresError) {
+    func check(_ result: OpaquePointer?, statement: String) throws(PostgresError) {
         guard let result else {
             throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: statement)
         }
@@ -232,7 +232,7 @@ final class PQConnection {
         return PostgresError(.server, text, sqlState: sqlState, statement: statement, constraint: constraint)
     }
 
-    private static func rows(of result: OpaquePointer) -> PostgresRows {
+    static func rows(of result: OpaquePointer) -> PostgresRows {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
         let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }

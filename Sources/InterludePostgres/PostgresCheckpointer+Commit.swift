@@ -6,42 +6,84 @@ extension PostgresCheckpointer {
     ///
     /// - Throws: `GraphError` `.threadVersionConflict` when `expectedVersion` is not the stored
     ///   version (0 and the thread exists, or the thread moved on); `.duplicateCommand` when a
-    ///   command id is already in the ledger. Either way nothing was written.
+    ///   command of the commit is already final in the ledger. Either way nothing was written.
     public func commit(_ commit: StepCommit) async throws -> Int64 {
         let parameters = try Self.parameters(of: commit)
-        let version: Int64? = try await storage("commit to thread '\(commit.threadID)'") {
+        let rows: PostgresRows = try await storage("commit to thread '\(commit.threadID)'") {
             do {
-                let rows = try await pool.query(Statements.commit, parameters)
-                return try rows.first?.decode(Int64.self, at: 0)
-            } catch let error as PostgresError
-                where error.sqlState == .uniqueViolation && error.constraint == "command_ledger_pkey"
-            {
-                throw try await duplicateCommand(in: commit, cause: error)
-            } catch let error as PostgresError where error.sqlState == .uniqueViolation && error.constraint == "checkpoints_pkey" {
-                throw GraphError(
-                    .storage,
-                    "a checkpoint of this commit to thread '\(commit.threadID)' was already saved; saved checkpoints must never change",
-                    underlying: error)
+                return try await pool.query(Statements.commit, parameters)
+            } catch let error as PostgresError {
+                throw Self.commitError(error, commit)
             }
         }
-        guard let version else {
-            let current = try await thread(commit.threadID)?.version ?? 0
-            throw GraphError(
-                .threadVersionConflict,
-                "thread '\(commit.threadID)' moved on: expected version \(commit.expectedVersion), found \(current); re-read the thread and try again"
-            )
-        }
-        return version
+        return try await version(of: rows, commit)
     }
 
-    private func duplicateCommand(in commit: StepCommit, cause: PostgresError) async throws -> GraphError {
-        let ids = commit.extras.commands.map(\.commandID)
-        let existing = Set(
-            try await pool.query(Statements.existingCommands, [.textArray(ids)]).map { try $0.decode(String.self, at: 0) })
-        let command = commit.extras.commands.first { existing.contains($0.commandID) } ?? commit.extras.commands[0]
+    /// Applies commits to different threads in one round trip, each atomic on its own (a
+    /// libpq pipeline with a sync point after each commit): a conflict or a refused value in
+    /// one leaves the others applied. Commits to the same thread must be in order; a later
+    /// one fails when an earlier one did.
+    /// - Returns: Per commit, the new version or the error ``commit(_:)`` would have thrown.
+    /// - Throws: `GraphError` `.storage` when the round trip itself failed (then none of the
+    ///   results is known: re-read before retrying).
+    public func commitBatch(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>] {
+        guard !commits.isEmpty else { return [] }
+        var statements: [(PostgresStatement, [PostgresValue])] = []
+        var prepared: [Result<Void, any Error>] = []
+        for commit in commits {
+            do {
+                statements.append((Statements.commit, try Self.parameters(of: commit)))
+                prepared.append(.success(()))
+            } catch {
+                prepared.append(.failure(error))
+            }
+        }
+        let results = try await storage("commit \(statements.count) threads") {
+            try await pool.withConnection { try await $0.pipelineEach(statements) }
+        }
+        var outcomes: [Result<Int64, any Error>] = []
+        var next = results.makeIterator()
+        for (commit, ready) in zip(commits, prepared) {
+            if case .failure(let error) = ready {
+                outcomes.append(.failure(error))
+                continue
+            }
+            switch next.next()! {
+            case .success(let rows):
+                do { outcomes.append(.success(try await version(of: rows, commit))) } catch { outcomes.append(.failure(error)) }
+            case .failure(let error):
+                outcomes.append(.failure(GraphError(.storage, "PostgreSQL could not commit to thread '\(commit.threadID)': \(error.message)", underlying: Self.commitError(error, commit))))
+            }
+        }
+        return outcomes
+    }
+
+    /// The new version a commit statement returned, or why it wrote nothing.
+    private func version(of rows: PostgresRows, _ commit: StepCommit) async throws -> Int64 {
+        if let version = try rows.first?.decode(Int64.self, at: 0) { return version }
+        let current = try await thread(commit.threadID)?.version ?? 0
+        if current == commit.expectedVersion, !commit.extras.commands.isEmpty {
+            // The thread was where the writer expected: the ledger guard refused the commit.
+            var final = commit.extras.commands[0]
+            for command in commit.extras.commands where try await self.command(command.commandID)?.status.isFinal == true {
+                final = command
+                break
+            }
+            throw GraphError(.duplicateCommand, "command '\(final.commandID)' was already applied to thread '\(final.threadID)'")
+        }
+        throw GraphError(
+            .threadVersionConflict,
+            "thread '\(commit.threadID)' moved on: expected version \(commit.expectedVersion), found \(current); re-read the thread and try again"
+        )
+    }
+
+    /// Names the one refusal a commit statement can meet that is a programming error.
+    private static func commitError(_ error: PostgresError, _ commit: StepCommit) -> any Error {
+        guard error.sqlState == .uniqueViolation && error.constraint == "checkpoints_pkey" else { return error }
         return GraphError(
-            .duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'",
-            underlying: cause)
+            .storage,
+            "a checkpoint of this commit to thread '\(commit.threadID)' was already saved; saved checkpoints must never change",
+            underlying: error)
     }
 
     /// The commit statement's parameters, in `$n` order.
@@ -101,7 +143,7 @@ extension PostgresCheckpointer {
         let commands = deduplicated(commit.extras.commands, key: \.commandID)
         values += [
             .textArray(commands.map(\.commandID)), .textArray(commands.map(\.threadID)), .textArray(commands.map(\.kind)),
-            .textArray(commands.map(\.status)), .textArray(commands.map(\.outcome)),
+            .textArray(commands.map(\.status.rawValue)), .textArray(commands.map(\.outcome)),
         ]
 
         let outbox = commit.extras.outbox

@@ -19,14 +19,20 @@ extension PostgresCheckpointer {
                 ])
             }
             guard let row = results[0].first else { return nil }
-            let record = ThreadRecord(
-                threadID: threadID, version: try row.decode(at: 0), head: try row.decode(at: 1),
-                status: try Self.decodeEnum(ThreadStatus.self, row, 2), failureReason: try row.decode(at: 3),
-                graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
-                updatedAt: Date(timeIntervalSince1970: try row.decode(at: 6)))
+            let record = try Self.decodeThread(threadID, row)
             let tuple = try results[1].first.map { try Self.tuple(try Self.decodeCheckpoint($0), blobRows: results[2], writeRows: results[3]) }
             return ThreadSnapshot(record: record, tuple: tuple, interrupts: try results[4].map(Self.decodeInterrupt))
         }
+    }
+
+    /// Columns of the thread statement: version, head, status, failure_reason, graph_name,
+    /// graph_version, updated_at.
+    static func decodeThread(_ threadID: String, _ row: PostgresRow) throws -> ThreadRecord {
+        ThreadRecord(
+            threadID: threadID, version: try row.decode(at: 0), head: try row.decode(at: 1),
+            status: try decodeEnum(ThreadStatus.self, row, 2), failureReason: try row.decode(at: 3),
+            graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
+            updatedAt: Date(timeIntervalSince1970: try row.decode(at: 6)))
     }
 
     /// The `checkpoint_id` array parameter of the blobs and writes statements: the one id, or

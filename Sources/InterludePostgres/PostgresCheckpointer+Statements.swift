@@ -3,22 +3,26 @@
 extension PostgresCheckpointer {
     enum Statements {
         /// One statement applies a whole commit: compare-and-set the thread (UPDATE when the
-        /// caller read a version, INSERT for a new thread), then every other row only when
-        /// that succeeded. A single statement is atomic on its own, needs one round trip, and
+        /// caller read a version, INSERT for a new thread; neither when a command of the commit
+        /// is already final in the ledger), then every other row only when that succeeded.
+        /// Ledger entries are inserted, or updated while `started`. A single statement is atomic on its own, needs one round trip, and
         /// a CAS miss writes nothing. Arrays travel as `unnest` parameters.
         static let commit = PostgresStatement(
             "checkpointer.commit",
             sql: """
-                WITH updated AS (
+                WITH final_commands AS (
+                    -- A command whose ledger entry is final was applied meanwhile: write nothing.
+                    SELECT 1 FROM command_ledger WHERE command_id = ANY($43::text[]) AND status <> 'started'
+                ), updated AS (
                     UPDATE threads
                     SET version = version + 1, head = $3, status = $4, failure_reason = $5,
                         graph_name = $6, graph_version = $7, updated_at = $8
-                    WHERE thread_id = $1 AND version = $2 AND $2 > 0
+                    WHERE thread_id = $1 AND version = $2 AND $2 > 0 AND NOT EXISTS (SELECT 1 FROM final_commands)
                     RETURNING version
                 ), created AS (
                     INSERT INTO threads (thread_id, graph_name, graph_version, status, failure_reason, head,
                                          version, created_at, updated_at)
-                    SELECT $1, $6, $7, $4, $5, $3, 1, $8, $8 WHERE $2 = 0
+                    SELECT $1, $6, $7, $4, $5, $3, 1, $8, $8 WHERE $2 = 0 AND NOT EXISTS (SELECT 1 FROM final_commands)
                     ON CONFLICT (thread_id) DO NOTHING
                     RETURNING version
                 ), cas AS (
@@ -63,10 +67,14 @@ extension PostgresCheckpointer {
                         on_timeout = EXCLUDED.on_timeout, created_at = EXCLUDED.created_at,
                         resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by
                 ), new_commands AS (
-                    INSERT INTO command_ledger (command_id, thread_id, kind, status, outcome)
-                    SELECT l.*
+                    INSERT INTO command_ledger (command_id, thread_id, kind, status, outcome, thread_version)
+                    SELECT l.*, (SELECT version FROM cas)
                     FROM unnest($43::text[], $44::text[], $45::text[], $46::text[], $47::text[]) AS l
                     WHERE EXISTS (SELECT 1 FROM cas)
+                    ON CONFLICT (command_id) DO UPDATE SET
+                        status = EXCLUDED.status, outcome = EXCLUDED.outcome, thread_version = EXCLUDED.thread_version,
+                        updated_at = now(), lease_until = NULL
+                    WHERE command_ledger.status = 'started'
                 ), new_outbox AS (
                     INSERT INTO outbox (id, topic, key, payload, headers)
                     SELECT o.id, o.topic, o.key, o.payload, o.headers
@@ -153,24 +161,84 @@ extension PostgresCheckpointer {
                 FROM interrupts WHERE thread_id = $1 ORDER BY seq
                 """)
 
-        static let dueInterrupts = PostgresStatement(
-            "checkpointer.due_interrupts",
+        /// Claims due deadlines: pending, past `$1`, not leased by another worker (or its lease
+        /// ran out), oldest first, at most `$3`; leased until `$2`. Rows another worker is
+        /// claiming right now are skipped, not waited for.
+        static let claimDueInterrupts = PostgresStatement(
+            "checkpointer.claim_due_interrupts",
             sql: """
-                SELECT thread_id, interrupt_id, checkpoint_id, task_id, node, value, status, deadline,
-                       on_timeout, created_at, resolved_at, resolved_by
-                FROM interrupts
-                WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= $1
-                ORDER BY deadline, seq
-                LIMIT $2
+                UPDATE interrupts i SET lease_until = $2
+                FROM (
+                    SELECT thread_id, interrupt_id FROM interrupts
+                    WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= $1
+                      AND (lease_until IS NULL OR lease_until < $1)
+                    ORDER BY deadline, seq
+                    LIMIT $3
+                    FOR UPDATE SKIP LOCKED
+                ) due
+                WHERE i.thread_id = due.thread_id AND i.interrupt_id = due.interrupt_id
+                RETURNING i.thread_id, i.interrupt_id, i.checkpoint_id, i.task_id, i.node, i.value, i.status,
+                          i.deadline, i.on_timeout, i.created_at, i.resolved_at, i.resolved_by
+                """)
+
+        /// A claimed deadline that failed to fire at `$3`: retried after 2^attempts seconds (at
+        /// most 60); returns the attempts.
+        static let deferInterrupt = PostgresStatement(
+            "checkpointer.defer_interrupt",
+            sql: """
+                UPDATE interrupts SET lease_until = $3 + least(60, power(2, fire_attempts + 1)), fire_attempts = fire_attempts + 1
+                WHERE thread_id = $1 AND interrupt_id = $2
+                RETURNING fire_attempts
+                """)
+
+        /// Claims commands left `started` for more than `$1` seconds (server time) that no
+        /// other worker holds, oldest first, at most `$3`; leased for `$2` seconds, attempts
+        /// counted.
+        static let claimStalledCommands = PostgresStatement(
+            "checkpointer.claim_stalled_commands",
+            sql: """
+                UPDATE command_ledger l
+                SET lease_until = extract(epoch FROM now()) + $2, attempts = l.attempts + 1
+                FROM (
+                    SELECT command_id FROM command_ledger
+                    WHERE status = 'started' AND updated_at < now() - make_interval(secs => $1)
+                      AND (lease_until IS NULL OR lease_until < extract(epoch FROM now()))
+                    ORDER BY updated_at
+                    LIMIT $3
+                    FOR UPDATE SKIP LOCKED
+                ) stalled
+                WHERE l.command_id = stalled.command_id
+                RETURNING l.command_id, l.thread_id, l.kind, l.status, l.outcome, l.attempts
+                """)
+
+        /// A command's final ledger entry (inserted, or replacing a `started` one) and its outbox
+        /// rows, only when the entry was written; returns 1 when it was, 0 when the entry was
+        /// already final.
+        static let finishCommand = PostgresStatement(
+            "checkpointer.finish_command",
+            sql: """
+                WITH entry AS (
+                    INSERT INTO command_ledger (command_id, thread_id, kind, status, outcome)
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (command_id) DO UPDATE SET
+                        status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = now(), lease_until = NULL
+                    WHERE command_ledger.status = 'started'
+                    RETURNING 1
+                ), new_outbox AS (
+                    INSERT INTO outbox (id, topic, key, payload, headers)
+                    SELECT o.id, o.topic, o.key, o.payload, o.headers
+                    FROM unnest($6::text[], $7::text[], $8::text[], $9::bytea[], $10::jsonb[])
+                         WITH ORDINALITY AS o(id, topic, key, payload, headers, ord)
+                    WHERE EXISTS (SELECT 1 FROM entry)
+                    ORDER BY o.ord
+                    ON CONFLICT (id) DO NOTHING
+                )
+                SELECT count(*)::int8 FROM entry
                 """)
 
         static let command = PostgresStatement(
             "checkpointer.command",
-            sql: "SELECT command_id, thread_id, kind, status, outcome FROM command_ledger WHERE command_id = $1")
-
-        static let existingCommands = PostgresStatement(
-            "checkpointer.existing_commands",
-            sql: "SELECT command_id FROM command_ledger WHERE command_id = ANY($1)")
+            sql: "SELECT command_id, thread_id, kind, status, outcome, attempts FROM command_ledger WHERE command_id = $1")
 
         static let unpublishedOutbox = PostgresStatement(
             "checkpointer.unpublished_outbox",

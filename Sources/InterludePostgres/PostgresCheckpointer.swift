@@ -2,13 +2,14 @@ import Foundation
 import Interlude
 import Logging
 
-/// A ``Checkpointer`` that stores threads, checkpoints, channel values, pending writes,
-/// interrupts, the command ledger and the outbox in PostgreSQL.
+/// A ``Checkpointer`` that stores threads, checkpoints, channel values, pending writes and
+/// interrupts in PostgreSQL, and beside them what a worker keeps: the command ledger, the
+/// outbox and leases on deadlines and stalled commands.
 ///
 /// It mirrors `InMemoryCheckpointer` exactly: a commit is one atomic statement that
 /// compares-and-sets `threads.version` and writes nothing when the thread moved on
-/// (`GraphError` `.threadVersionConflict`) or when a command id is already in the ledger
-/// (`.duplicateCommand`). Other failures surface as `GraphError` `.storage` with the
+/// (`GraphError` `.threadVersionConflict`) or when a command of the commit is already final in
+/// the ledger (`.duplicateCommand`). Other failures surface as `GraphError` `.storage` with the
 /// ``PostgresError`` as `underlying` (retriable ones make the `GraphError` retriable).
 ///
 /// ```swift
@@ -83,12 +84,7 @@ public final class PostgresCheckpointer: Checkpointer {
     public func thread(_ threadID: String) async throws -> ThreadRecord? {
         try await storage("read thread '\(threadID)'") {
             let rows = try await pool.query(Statements.thread, [.text(threadID)])
-            guard let row = rows.first else { return nil }
-            return ThreadRecord(
-                threadID: threadID, version: try row.decode(at: 0), head: try row.decode(at: 1),
-                status: try Self.decodeEnum(ThreadStatus.self, row, 2), failureReason: try row.decode(at: 3),
-                graph: GraphIdentity(name: try row.decode(at: 4), version: try row.decode(at: 5)),
-                updatedAt: Date(timeIntervalSince1970: try row.decode(at: 6)))
+            return try rows.first.map { try Self.decodeThread(threadID, $0) }
         }
     }
 
@@ -140,22 +136,21 @@ public final class PostgresCheckpointer: Checkpointer {
         }
     }
 
-    public func dueInterrupts(at date: Date, limit: Int) async throws -> [InterruptRecord] {
-        try await storage("read due interrupts") {
-            try await pool.query(Statements.dueInterrupts, [.double(date.timeIntervalSince1970), .int(limit)])
-                .map(Self.decodeInterrupt)
-        }
-    }
-
+    /// The ledger entry of a command id.
     public func command(_ commandID: String) async throws -> CommandRecord? {
         try await storage("read command '\(commandID)'") {
-            guard let row = try await pool.query(Statements.command, [.text(commandID)]).first else { return nil }
-            return CommandRecord(
-                commandID: try row.decode(at: 0), threadID: try row.decode(at: 1), kind: try row.decode(at: 2),
-                status: try row.decode(at: 3), outcome: try row.decode(at: 4))
+            try await pool.query(Statements.command, [.text(commandID)]).first.map(Self.decodeCommand)
         }
     }
 
+    /// Columns: command_id, thread_id, kind, status, outcome, attempts.
+    static func decodeCommand(_ row: PostgresRow) throws -> CommandRecord {
+        CommandRecord(
+            commandID: try row.decode(at: 0), threadID: try row.decode(at: 1), kind: try row.decode(at: 2),
+            status: try decodeEnum(CommandStatus.self, row, 3), outcome: try row.decode(at: 4), attempts: try row.decode(at: 5))
+    }
+
+    /// Outbox messages not yet marked published, oldest first.
     public func unpublishedOutbox(limit: Int) async throws -> [OutboxMessage] {
         try await storage("read the outbox") {
             try await pool.query(Statements.unpublishedOutbox, [.int(limit)]).map { row in
@@ -167,6 +162,7 @@ public final class PostgresCheckpointer: Checkpointer {
         }
     }
 
+    /// Marks outbox messages published (one statement).
     public func markPublished(_ ids: [String]) async throws {
         guard !ids.isEmpty else { return }
         try await storage("mark outbox messages published") {

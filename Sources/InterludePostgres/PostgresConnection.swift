@@ -65,6 +65,15 @@ public final class PostgresConnection: Sendable {
         try await withConnection { connection throws(PostgresError) in try connection.executePipeline(statements) }
     }
 
+    /// Runs several statements in one round trip, each in its own implicit transaction (a sync
+    /// point after each), and returns each one's rows or error, in order: one statement failing
+    /// does not undo or skip the others. Meant for independent writes, such as commits to
+    /// different threads.
+    /// - Throws: `PostgresError` when the pipeline itself failed (the connection broke).
+    public func pipelineEach(_ statements: [(PostgresStatement, [PostgresValue])]) async throws(PostgresError) -> [Result<PostgresRows, PostgresError>] {
+        try await withConnection { connection throws(PostgresError) in try connection.executeEach(statements) }
+    }
+
     /// Runs a statement and returns how many rows it inserted, updated or deleted.
     /// - Throws: `PostgresError`; `.connectionLost` (retriable) when the connection broke.
     @discardableResult

@@ -7,13 +7,13 @@ import InterludeWorker
 enum ExampleRegistry {
     static func make(checkpointer: any Checkpointer) throws -> GraphRegistry {
         var registry = GraphRegistry()
-        registry.register(try ApprovalExample.makeGraph(checkpointer: checkpointer))
-        registry.register(try EditStateExample.makeGraph(checkpointer: checkpointer))
-        registry.register(try ToolReviewExample.makeGraph(checkpointer: checkpointer))
-        registry.register(try ValidatedInputExample.makeGraph(checkpointer: checkpointer))
-        registry.register(try MultiQuestionExample.makeGraph(checkpointer: checkpointer))
-        registry.register(try ConditionalInterruptExample.makeGraph(checkpointer: checkpointer))
-        registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try ApprovalExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try EditStateExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try ToolReviewExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try ValidatedInputExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try MultiQuestionExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try ConditionalInterruptExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
         return registry
     }
 }

@@ -15,32 +15,11 @@ struct WorkerCommand: AsyncParsableCommand {
     )
 
     func run() async throws {
-        let environment = try DeploymentEnvironment()
+        let deployment = try WorkerDeployment(environment: ProcessInfo.processInfo.environment)
         let logger = makeLogger("interlude.worker")
-        let checkpointer = try environment.checkpointer()
-        if environment.migrate {
-            let applied = try await checkpointer.migrate()
-            if !applied.isEmpty { logger.info("migrations applied", metadata: ["pg.versions": "\(applied)"]) }
-        } else {
-            try await checkpointer.verifySchema()
-        }
-        if environment.createTopics {
-            let admin = try KafkaAdmin(configuration: environment.adminConfiguration(), logger: logger)
-            _ = try await admin.createTopics(environment.topics.all.map { KafkaTopicSpec(name: $0, partitions: environment.topicPartitions) })
-        }
-        var configuration = Worker.Configuration()
-        configuration.bootstrapServers = environment.bootstrapServers
-        configuration.groupID = environment.groupID
-        configuration.groupInstanceID = environment.groupInstanceID
-        configuration.topics = environment.topics
-        configuration.kafkaProperties = environment.kafkaProperties
-        configuration.sessionTimeout = .milliseconds(environment.sessionTimeoutMilliseconds)
-        configuration.fetchWaitMax = .milliseconds(environment.fetchWaitMaxMilliseconds)
-        configuration.processing.maxAttempts = environment.maxAttempts
-        let worker = Worker(configuration: configuration, registry: try ExampleRegistry.make(checkpointer: checkpointer), checkpointer: checkpointer, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        checkpointer.close()
+        // The graphs are bound to the worker's store when it starts; compiling them needs one.
+        let graphs = try ExampleRegistry.make(checkpointer: InMemoryCheckpointer())
+        try await deployment.run(graphs, logger: logger)
     }
 }
 

@@ -84,13 +84,13 @@ struct EndToEndTests {
 
             // A worker with a new group reads both topics from the start.
             var registry = GraphRegistry()
-            registry.register(try ApprovalExample.makeGraph(checkpointer: system.checkpointer))
+            try registry.register(try ApprovalExample.makeGraph(checkpointer: system.checkpointer))
             var configuration = Worker.Configuration()
             configuration.bootstrapServers = system.cluster.bootstrapServers
             configuration.groupID = "replay-\(UUID().uuidString)"
             configuration.topics = system.topics
             configuration.sessionTimeout = .seconds(6)
-            let worker = Worker(configuration: configuration, registry: registry, checkpointer: system.checkpointer, logger: system.logger)
+            let worker = Worker(configuration: configuration, registry: registry, store: system.checkpointer, logger: system.logger)
             let group = ServiceGroup(configuration: .init(services: [worker], logger: system.logger))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }

@@ -101,7 +101,7 @@ struct PostgresCheckpointerTests {
                     checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(id, parent: ids[0], step: round + 1), blobs: [])],
                     extras: CommitExtras(
                         outbox: [OutboxMessage(id: "event-\(label)-\(round)", topic: "events", key: thread, payload: Data("{}".utf8))],
-                        commands: [CommandRecord(commandID: "cmd-\(label)-\(round)", threadID: thread, kind: "run", status: "applied")]))
+                        commands: [CommandRecord(commandID: "cmd-\(label)-\(round)", threadID: thread, kind: "run", status: .applied)]))
                 do { return (id, .success(try await store.commit(commit))) } catch { return (id, .failure(error)) }
             }
             async let a = attempt(one, "a")
@@ -151,7 +151,7 @@ struct PostgresCheckpointerTests {
         defer { store.close() }
         let thread = "dup"
         let first = CheckpointID.next()
-        let command = CommandRecord(commandID: "cmd-1", threadID: thread, kind: "run", status: "applied", outcome: "ok")
+        let command = CommandRecord(commandID: "cmd-1", threadID: thread, kind: "run", status: .applied, outcome: "ok")
         _ = try await store.commit(Fixtures.commit(
             thread: thread, expected: 0,
             checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(first), blobs: [])],
@@ -164,7 +164,7 @@ struct PostgresCheckpointerTests {
             interrupts: [Fixtures.interrupt("never", thread: thread, checkpoint: second)],
             extras: CommitExtras(
                 outbox: [OutboxMessage(id: "never-published", topic: "events", key: thread, payload: Data())],
-                commands: [CommandRecord(commandID: "cmd-2", threadID: thread, kind: "resume", status: "applied"), command]))
+                commands: [CommandRecord(commandID: "cmd-2", threadID: thread, kind: "resume", status: .applied), command]))
         let error = await #expect(throws: GraphError.self) { try await store.commit(replay) }
         #expect(error?.code == .duplicateCommand)
         #expect(error?.message.contains("cmd-1") == true)
@@ -208,7 +208,7 @@ struct PostgresCheckpointerTests {
         #expect(page.allSatisfy { $0.blobs.count == 1 })
     }
 
-    @Test("Interrupts upsert by id keeping their order, and due ones come oldest deadline first")
+    @Test("Interrupts upsert by id keeping their order; due ones are claimed oldest deadline first, once per lease")
     func interrupts() async throws {
         let store = try await makeCheckpointer(schema: schema)
         defer { store.close() }
@@ -223,10 +223,18 @@ struct PostgresCheckpointerTests {
             thread: thread, expected: 0, checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(first), blobs: [])],
             status: .interrupted, interrupts: [a, b, c]))
         #expect(try await store.interrupts(thread: thread) == [a, b, c])
-        #expect(try await store.dueInterrupts(at: Fixtures.now, limit: 10).filter { $0.threadID == thread }.isEmpty)
-        #expect(try await store.dueInterrupts(at: soon, limit: 10).filter { $0.threadID == thread } == [b])
-        let due = try await store.dueInterrupts(at: late, limit: 10).filter { $0.threadID == thread }
-        #expect(due == [b, a])
+        func claim(_ date: Date, lease: TimeInterval = 5) async throws -> [InterruptRecord] {
+            try await store.claimDueInterrupts(at: date, leaseUntil: date.addingTimeInterval(lease), limit: 10).filter { $0.threadID == thread }
+        }
+        #expect(try await claim(Fixtures.now).isEmpty)
+        #expect(try await claim(soon) == [b])
+        // b is leased for 5 s: claimed again only once the lease ran out.
+        #expect(try await claim(soon.addingTimeInterval(1)).isEmpty)
+        #expect(try await claim(late) == [b, a])
+        // A failed firing defers b by 2 s, then 4 s.
+        #expect(try await store.deferInterrupt(thread: thread, id: "b", after: late) == 1)
+        #expect(try await claim(late.addingTimeInterval(1)).isEmpty)
+        #expect(try await claim(late.addingTimeInterval(6)) == [b, a])
 
         var resolved = a
         resolved.status = .resolved
@@ -238,7 +246,7 @@ struct PostgresCheckpointerTests {
             checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(second, parent: first, step: 1), blobs: [])],
             interrupts: [resolved]))
         #expect(try await store.interrupts(thread: thread) == [resolved, b, c])
-        #expect(try await store.dueInterrupts(at: late, limit: 10).filter { $0.threadID == thread } == [b])
+        #expect(try await claim(late.addingTimeInterval(60)) == [b])
     }
 
     @Test("Outbox messages stay unpublished, oldest first, until marked")
@@ -274,7 +282,7 @@ struct PostgresCheckpointerTests {
             checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(last, parent: ids.last, step: 7), blobs: [])],
             writes: [CheckpointWrites(checkpointID: last, writes: [PendingWrite(taskID: "t", node: "n", index: 0, channel: "c", value: Data("1".utf8))])],
             interrupts: [Fixtures.interrupt("x", thread: thread, checkpoint: last, deadline: Fixtures.now)],
-            extras: CommitExtras(commands: [CommandRecord(commandID: "keep-me", threadID: thread, kind: "run", status: "applied")])))
+            extras: CommitExtras(commands: [CommandRecord(commandID: "keep-me", threadID: thread, kind: "run", status: .applied)])))
         _ = try await Fixtures.linearThread("survivor", count: 2, on: store)
 
         try await store.deleteThread(thread)

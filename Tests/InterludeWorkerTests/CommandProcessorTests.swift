@@ -47,10 +47,10 @@ struct CommandProcessorTests {
 
     func processor(failures: FailureBudget? = nil) throws -> CommandProcessor {
         var registry = GraphRegistry()
-        registry.register(try makeApprovalGraph(checkpointer: checkpointer, failures: failures))
+        try registry.register(try makeApprovalGraph(checkpointer: checkpointer, failures: failures))
         var configuration = CommandProcessor.Configuration()
         configuration.retryDelay = .zero
-        return CommandProcessor(registry: registry, checkpointer: checkpointer, configuration: configuration, logger: Logger(label: "test"))
+        return CommandProcessor(registry: registry, store: checkpointer, configuration: configuration, logger: Logger(label: "test"))
     }
 
     func run(_ thread: String, id: String = UUID().uuidString) -> CommandMessage {

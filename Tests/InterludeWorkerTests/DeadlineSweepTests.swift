@@ -11,12 +11,12 @@ struct DeadlineSweepTests {
     func sweepAppliesDefault() async throws {
         let checkpointer = InMemoryCheckpointer()
         var registry = GraphRegistry()
-        registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
-        let worker = Worker(configuration: Worker.Configuration(), registry: registry, checkpointer: checkpointer, logger: Logger(label: "test"))
-        let processor = CommandProcessor(registry: registry, checkpointer: checkpointer, logger: Logger(label: "test"))
+        try registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
+        let worker = Worker(configuration: Worker.Configuration(), registry: registry, store: checkpointer, logger: Logger(label: "test"))
+        let processor = CommandProcessor(registry: registry, store: checkpointer, logger: Logger(label: "test"))
         let run = CommandMessage(id: "run", threadID: "m1", body: .run(graph: TimeoutDefaultExample.name, input: ["plan": "restart the database"], config: nil, ifBusy: .reject))
         #expect(try await processor.process(run, topic: TopicNames().runs) == .applied(.interrupted))
-        let deadline = try #require(try await checkpointer.dueInterrupts(at: .distantFuture, limit: 10).first?.deadline)
+        let deadline = try #require(try await checkpointer.interrupts(thread: "m1").first?.deadline)
 
         // Nothing is due before the deadline.
         try await worker.fireDeadlines(relay: nil, now: deadline.addingTimeInterval(-1))

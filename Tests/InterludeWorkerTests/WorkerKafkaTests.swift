@@ -18,12 +18,12 @@ struct WorkerKafkaTests {
         try cluster.createTopics(topics.all.map { KafkaTopicSpec(name: $0, partitions: 4) })
         let checkpointer = InMemoryCheckpointer()
         var registry = GraphRegistry()
-        registry.register(try makeApprovalGraph(checkpointer: checkpointer))
+        try registry.register(try makeApprovalGraph(checkpointer: checkpointer))
         var configuration = Worker.Configuration()
         configuration.bootstrapServers = cluster.bootstrapServers
         configuration.groupID = "workers-\(UUID().uuidString)"
         configuration.topics = topics
-        let worker = Worker(configuration: configuration, registry: registry, checkpointer: checkpointer, logger: logger)
+        let worker = Worker(configuration: configuration, registry: registry, store: checkpointer, logger: logger)
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         let client = CommandClient(producer: producer, topics: topics)
         let reviews = try EventCollector(bootstrap: cluster.bootstrapServers, topics: [topics.reviews])

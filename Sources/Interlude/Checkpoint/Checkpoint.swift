@@ -353,7 +353,28 @@ public struct OutboxMessage: Sendable, Equatable, Codable {
     }
 }
 
-/// One entry of the command ledger: proof that a command was applied (or refused) once.
+/// Where a command stands in the ledger.
+///
+/// `started` is the only state that changes: the four others are final, and a command whose
+/// ledger entry is final is never applied again (redelivery and replay are no-ops).
+public enum CommandStatus: String, Sendable, Codable, Hashable, CaseIterable {
+    /// Part of its effect is committed (a node failed and is retried, a crash came between
+    /// commits, an edit waits for its continuation): a redelivery continues it.
+    case started
+    /// Its effect is fully committed.
+    case applied
+    /// Refused with a reason; a `rejected` event was committed with the entry.
+    case rejected
+    /// Its run kept failing and the thread was ended `failed`.
+    case parked
+    /// The message went to the dead-letter topic.
+    case deadLettered = "dead_lettered"
+
+    /// `true` for every status but ``started``.
+    public var isFinal: Bool { self != .started }
+}
+
+/// One entry of the command ledger: where a command stands, so it is applied once.
 public struct CommandRecord: Sendable, Equatable, Codable {
     /// The command's unique id.
     public var commandID: String
@@ -361,18 +382,21 @@ public struct CommandRecord: Sendable, Equatable, Codable {
     public var threadID: String
     /// `run`, `resume`, `update_state`, `cancel`, ...
     public var kind: String
-    /// `applied`, `rejected`, ...
-    public var status: String
-    /// A short outcome (a reason code, the checkpoint reached).
+    /// Where it stands.
+    public var status: CommandStatus
+    /// A short outcome (a reason code, the thread status reached).
     public var outcome: String?
+    /// Times the worker tried it and failed (stall sweeps count too). Default: 0.
+    public var attempts: Int
 
     /// Creates a ledger entry.
-    public init(commandID: String, threadID: String, kind: String, status: String, outcome: String? = nil) {
+    public init(commandID: String, threadID: String, kind: String, status: CommandStatus, outcome: String? = nil, attempts: Int = 0) {
         self.commandID = commandID
         self.threadID = threadID
         self.kind = kind
         self.status = status
         self.outcome = outcome
+        self.attempts = attempts
     }
 }
 
@@ -380,7 +404,9 @@ public struct CommandRecord: Sendable, Equatable, Codable {
 public struct CommitExtras: Sendable, Equatable {
     /// Events to publish after the commit.
     public var outbox: [OutboxMessage]
-    /// Commands this commit applies or rejects.
+    /// Ledger entries this commit writes: a new command id is inserted; an entry that is
+    /// `started` is updated; a commit naming a command whose entry is already final fails
+    /// as a version conflict and writes nothing (the command was applied meanwhile).
     public var commands: [CommandRecord]
 
     /// Creates extras.

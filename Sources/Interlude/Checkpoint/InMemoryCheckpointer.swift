@@ -21,12 +21,37 @@ public final class InMemoryCheckpointer: Checkpointer {
         var interrupts: [InterruptRecord] = []
     }
 
+    private struct LedgerEntry {
+        var record: CommandRecord
+        var updatedAt: Date
+        var leaseUntil: Date?
+    }
+
+    private struct InterruptKey: Hashable {
+        var thread: String
+        var id: String
+    }
+
     private struct Store {
         var threads: [String: ThreadData] = [:]
-        var ledger: [String: CommandRecord] = [:]
+        var ledger: [String: LedgerEntry] = [:]
         var outbox: [OutboxMessage] = []
         var published: Set<String> = []
+        var interruptLeases: [InterruptKey: (until: Date, attempts: Int)] = [:]
         var commitCount = 0
+
+        /// Throws when a command of `commands` is already final: it was applied meanwhile.
+        func checkNotFinal(_ commands: [CommandRecord]) throws(GraphError) {
+            for command in commands where store(command.commandID)?.status.isFinal == true {
+                throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
+            }
+        }
+
+        func store(_ id: String) -> CommandRecord? { ledger[id]?.record }
+
+        mutating func write(_ commands: [CommandRecord], at date: Date) {
+            for command in commands { ledger[command.commandID] = LedgerEntry(record: command, updatedAt: date, leaseUntil: nil) }
+        }
     }
 
     private let store = Mutex(Store())
@@ -84,16 +109,14 @@ public final class InMemoryCheckpointer: Checkpointer {
                     "thread '\(commit.threadID)' moved on: expected version \(commit.expectedVersion), found \(current); re-read the thread and try again"
                 )
             }
-            for command in commit.extras.commands where store.ledger[command.commandID] != nil {
-                throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
-            }
+            try store.checkNotFinal(commit.extras.commands)
             let version = current + 1
             let empty = ThreadData(
                 record: ThreadRecord(
                     threadID: commit.threadID, version: 0, head: nil, status: .ready, failureReason: nil,
                     graph: commit.graph, updatedAt: commit.committedAt))
             Self.apply(commit, version: version, to: &store.threads[commit.threadID, default: empty])
-            for command in commit.extras.commands { store.ledger[command.commandID] = command }
+            store.write(commit.extras.commands, at: commit.committedAt)
             store.outbox.append(contentsOf: commit.extras.outbox)
             store.commitCount += 1
             return version
@@ -140,31 +163,77 @@ public final class InMemoryCheckpointer: Checkpointer {
             failureReason: commit.failureReason, graph: commit.graph, updatedAt: commit.committedAt)
     }
 
-    public func record(_ extras: CommitExtras) async throws {
-        try store.withLock { store throws(GraphError) in
-            for command in extras.commands where store.ledger[command.commandID] != nil {
-                throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
-            }
-            for command in extras.commands { store.ledger[command.commandID] = command }
-            store.outbox.append(contentsOf: extras.outbox)
-        }
-    }
-
     public func interrupts(thread threadID: String) async throws -> [InterruptRecord] {
         store.withLock { $0.threads[threadID]?.interrupts ?? [] }
     }
 
-    public func dueInterrupts(at date: Date, limit: Int) async throws -> [InterruptRecord] {
-        store.withLock { store in
-            let due = store.threads.values.flatMap { $0.interrupts }.filter {
-                $0.status == .pending && ($0.deadline.map { $0 <= date } ?? false)
-            }
-            return Array(due.sorted { $0.deadline! < $1.deadline! }.prefix(limit))
+    // MARK: Worker bookkeeping (InterludeWorker's WorkerStore; not part of Checkpointer)
+
+    /// Writes a command's final ledger entry and its outbox rows, touching no thread: a
+    /// refusal, a dead letter. Returns `false` (and writes nothing) when the command's entry is
+    /// already final.
+    public func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool {
+        let date = Date()
+        return store.withLock { store in
+            if store.store(record.commandID)?.status.isFinal == true { return false }
+            store.write([record], at: date)
+            store.outbox.append(contentsOf: outbox)
+            return true
         }
     }
 
-    public func command(_ commandID: String) async throws -> CommandRecord? { store.withLock { $0.ledger[commandID] } }
+    /// The ledger entry of a command id.
+    public func command(_ commandID: String) async throws -> CommandRecord? { store.withLock { $0.store(commandID) } }
 
+    /// Pending interrupts whose deadline is at or before `date` and that no worker holds,
+    /// oldest deadline first; each is leased until `leaseUntil`.
+    public func claimDueInterrupts(at date: Date, leaseUntil: Date, limit: Int) async throws -> [InterruptRecord] {
+        store.withLock { store in
+            let due = store.threads.values.flatMap { $0.interrupts }.filter { record in
+                guard record.status == .pending, let deadline = record.deadline, deadline <= date else { return false }
+                return (store.interruptLeases[InterruptKey(thread: record.threadID, id: record.id)]?.until).map { $0 < date } ?? true
+            }
+            let claimed = Array(due.sorted { $0.deadline! < $1.deadline! }.prefix(limit))
+            for record in claimed {
+                let key = InterruptKey(thread: record.threadID, id: record.id)
+                store.interruptLeases[key] = (leaseUntil, store.interruptLeases[key]?.attempts ?? 0)
+            }
+            return claimed
+        }
+    }
+
+    /// A claimed deadline could not be fired at `date`: it is retried after 2^attempts
+    /// seconds (at most 60). Returns the failed attempts so far.
+    public func deferInterrupt(thread threadID: String, id: String, after date: Date) async throws -> Int {
+        store.withLock { store in
+            let key = InterruptKey(thread: threadID, id: id)
+            let attempts = (store.interruptLeases[key]?.attempts ?? 0) + 1
+            store.interruptLeases[key] = (date.addingTimeInterval(min(60, Double(1 << min(attempts, 6)))), attempts)
+            return attempts
+        }
+    }
+
+    /// Commands left `started` for longer than `stalledFor` that no worker holds, oldest first;
+    /// each is leased for `leaseFor` and its attempts counted.
+    public func claimStalledCommands(stalledFor: Duration, leaseFor: Duration, limit: Int) async throws -> [CommandRecord] {
+        let now = Date()
+        let date = now.addingTimeInterval(-Self.seconds(stalledFor))
+        let leaseUntil = now.addingTimeInterval(Self.seconds(leaseFor))
+        return store.withLock { store in
+            let stalled = store.ledger.values.filter { entry in
+                entry.record.status == .started && entry.updatedAt < date && (entry.leaseUntil.map { $0 < now } ?? true)
+            }
+            return stalled.sorted { $0.updatedAt < $1.updatedAt }.prefix(limit).map { entry in
+                var claimed = entry
+                claimed.leaseUntil = leaseUntil
+                claimed.record.attempts += 1
+                store.ledger[entry.record.commandID] = claimed
+                return claimed.record
+            }
+        }
+    }
+
+    /// Outbox messages not yet marked published, oldest first.
     public func unpublishedOutbox(limit: Int) async throws -> [OutboxMessage] {
         store.withLock { store in
             let published = store.published
@@ -172,7 +241,12 @@ public final class InMemoryCheckpointer: Checkpointer {
         }
     }
 
+    /// Marks outbox messages published.
     public func markPublished(_ ids: [String]) async throws { store.withLock { $0.published.formUnion(ids) } }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
 
     public func deleteThread(_ threadID: String) async throws { store.withLock { $0.threads[threadID] = nil } }
 

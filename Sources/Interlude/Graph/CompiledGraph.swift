@@ -16,7 +16,7 @@ public struct CompiledGraph<State: GraphState>: Sendable {
     let branches: [String: [Branch<State>]]
     let table: ChannelTable<State>
     /// The checkpointer, if any.
-    public let checkpointer: (any Checkpointer)?
+    public internal(set) var checkpointer: (any Checkpointer)?
     let interruptBefore: Set<String>
     let interruptAfter: Set<String>
     let clock: any GraphClock

@@ -48,7 +48,9 @@ final class OutboxStaging: Sendable {
 /// Applies commands to threads: the Kafka-independent heart of the worker.
 ///
 /// Every effect of a command commits in one transaction with its ledger entry and its
-/// events (the outbox), so redelivery or replay of the same command id changes nothing.
+/// events (the outbox). The ledger says where the command stands: a redelivered command whose
+/// entry is final (`applied`, `rejected`, `parked`, `dead_lettered`) changes nothing, and one
+/// whose effect was only partly committed (`started`) is continued, never skipped.
 public struct CommandProcessor: Sendable {
     /// Settings.
     public struct Configuration: Sendable {
@@ -64,21 +66,26 @@ public struct CommandProcessor: Sendable {
         public var recursionLimit = 25
         /// Commit once per command (`.exit`) or after every superstep (`.sync`). Default: `.exit`.
         public var durability: Durability = .exit
+        /// Commands of different threads processed together in one batch (one round trip to
+        /// load them, one to commit them). Default: 64.
+        public var maxBatch = 64
+        /// Fault-injection points for tests. Default: none.
+        public var hooks = WorkerHooks()
 
         /// Default settings.
         public init() {}
     }
 
     let registry: GraphRegistry
-    let checkpointer: any Checkpointer
+    let store: any WorkerStore
     let configuration: Configuration
     let clock: any GraphClock
     let logger: Logger
 
-    /// Creates a processor.
-    public init(registry: GraphRegistry, checkpointer: any Checkpointer, configuration: Configuration = Configuration(), clock: any GraphClock = SystemClock(), logger: Logger) {
-        self.registry = registry
-        self.checkpointer = checkpointer
+    /// Creates a processor. Every graph of `registry` stores its threads in `store`.
+    public init(registry: GraphRegistry, store: any WorkerStore, configuration: Configuration = Configuration(), clock: any GraphClock = SystemClock(), logger: Logger) {
+        self.registry = registry.bound(to: store)
+        self.store = store
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -90,109 +97,152 @@ public struct CommandProcessor: Sendable {
     }
 
     /// Applies a command read from `topic` and returns the outbox rows it committed.
+    /// - Throws: What the store throws when it cannot be reached or refuses the command's data
+    ///   (``FailureKind`` decides whether the caller retries or dead-letters).
     public func processCollecting(_ command: CommandMessage, topic: String) async throws -> Processed {
         let staging = OutboxStaging()
         let result = try await process(command, topic: topic, staging: staging)
         return Processed(result: result, outbox: staging.rows)
     }
 
-    private func process(_ command: CommandMessage, topic: String, staging: OutboxStaging) async throws -> ProcessResult {
+    /// Where a command belongs, or why it does not belong on `topic`.
+    func misrouted(_ command: CommandMessage, topic: String) -> DeadLetterReason? {
         let allowed = topic == configuration.topics.resumes ? ["resume"] : ["run", "update_state", "cancel"]
-        guard allowed.contains(command.type) else {
-            return .deadLetter(DeadLetterReason("wrong_topic", "a '\(command.type)' command does not belong on \(topic); send it to \(command.type == "resume" ? configuration.topics.resumes : configuration.topics.runs)"))
-        }
-        if try await checkpointer.command(command.id) != nil { return .duplicate }
+        guard !allowed.contains(command.type) else { return nil }
+        return DeadLetterReason("wrong_topic", "a '\(command.type)' command does not belong on \(topic); send it to \(command.type == "resume" ? configuration.topics.resumes : configuration.topics.runs)")
+    }
+
+    private func process(_ command: CommandMessage, topic: String, staging: OutboxStaging) async throws -> ProcessResult {
+        if let reason = misrouted(command, topic: topic) { return .deadLetter(reason) }
+        var ledger = try await store.command(command.id)
         var lastConflict: GraphError?
         for _ in 0..<5 {
+            if let ledger, ledger.status.isFinal { return .duplicate }
             do {
-                return try await apply(command, staging: staging)
-            } catch let error as GraphError where error.code == .threadVersionConflict {
+                return try await apply(command, continuing: ledger != nil, staging: staging)
+            } catch let error as GraphError where error.code == .threadVersionConflict || error.code == .duplicateCommand {
                 staging.dropLast()
                 lastConflict = error
-                if try await checkpointer.command(command.id) != nil { return .duplicate }
-            } catch let error as GraphError where error.code == .duplicateCommand {
-                staging.dropLast()
-                return .duplicate
+                ledger = try await store.command(command.id)
             }
         }
         throw lastConflict ?? GraphError(.threadVersionConflict, "thread '\(command.threadID)' kept moving")
     }
 
-    private func apply(_ command: CommandMessage, staging: OutboxStaging) async throws -> ProcessResult {
-        let record = try await checkpointer.thread(command.threadID)
+    private func apply(_ command: CommandMessage, continuing: Bool, staging: OutboxStaging) async throws -> ProcessResult {
+        if continuing { return try await continueCommand(command.ref, staging: staging) }
+        let record = try await store.thread(command.threadID)
         let graphName: String
         if case .run(let name, _, _, _) = command.body {
             graphName = name
         } else if let record {
             graphName = record.graph.name
         } else {
-            return try await reject(command, staging: staging, "unknown_thread", "thread '\(command.threadID)' does not exist; start it with a run command")
+            return try await reject(command.ref, staging: staging, "unknown_thread", "thread '\(command.threadID)' does not exist; start it with a run command")
         }
         guard let graph = registry.graph(named: graphName) else {
-            if case .run = command.body {
-                return .deadLetter(DeadLetterReason("unknown_graph", "no graph named '\(graphName)' is registered on this worker; registered: \(registry.names.joined(separator: ", "))"))
-            }
-            return try await reject(command, staging: staging, "unknown_graph", "thread '\(command.threadID)' runs graph '\(graphName)', which this worker does not host")
+            if case .run = command.body { return .deadLetter(unknownGraph(graphName)) }
+            return try await reject(command.ref, staging: staging, "unknown_graph", "thread '\(command.threadID)' runs graph '\(graphName)', which this worker does not host")
         }
-        var config = RunConfig(recursionLimit: configuration.recursionLimit, durability: configuration.durability, metadata: ["command_id": .string(command.id)], actor: command.id)
-        config.commitHook = hook(for: command, graph: graph.identity, ledger: true, staging: staging)
+        var config = runConfig(for: command, graph: graph, ledger: .progress, staging: staging)
         do {
             switch command.body {
-            case .run(_, let input, let options, let ifBusy):
+            case .run(_, let input, _, let ifBusy):
                 if ifBusy == .reject, let record, record.status == .interrupted || record.status == .ready {
-                    return try await reject(command, staging: staging, "thread_busy", "thread '\(command.threadID)' is \(record.status.rawValue); resume it, cancel it, or send the run with if_busy 'restart'")
+                    return try await reject(command.ref, staging: staging, "thread_busy", "thread '\(command.threadID)' is \(record.status.rawValue); resume it, cancel it, or send the run with if_busy 'restart'")
                 }
-                if let limit = options?.recursionLimit { config.recursionLimit = limit }
-                if let metadata = options?.metadata { config.metadata.merge(metadata) { _, new in new } }
-                config.interruptBefore = options?.interruptBefore
-                config.interruptAfter = options?.interruptAfter
-                return try await withRetries(command, graph: graph, config: config, staging: staging) { try await graph.run(input, command.threadID, $0) }
+                return try await withRetries(command.ref, graph: graph, config: config, staging: staging) { try await graph.run(input, command.threadID, $0) }
             case .resume(let value, let values, let expected):
                 if let expected, record?.head != expected {
-                    return try await reject(command, staging: staging, "checkpoint_mismatch", "the resume expects checkpoint \(expected) but thread '\(command.threadID)' is at \(record?.head?.description ?? "nothing")")
+                    return try await reject(command.ref, staging: staging, "checkpoint_mismatch", "the resume expects checkpoint \(expected) but thread '\(command.threadID)' is at \(record?.head?.description ?? "nothing")")
                 }
                 let resume: Resume = values.map { .byID($0) } ?? .value(value ?? .null)
-                return try await withRetries(command, graph: graph, config: config, staging: staging) { try await graph.resume(resume, command.threadID, $0) }
+                return try await withRetries(command.ref, graph: graph, config: config, staging: staging) { try await graph.resume(resume, command.threadID, $0) }
             case .updateState(let values, let asNode, let checkpointID, let continueRun):
-                _ = try await graph.updateState(values, asNode, checkpointID, command.threadID, config)
+                var edit = config
+                edit.commitHook = hook(for: command.ref, graph: graph.identity, ledger: .fixed(continueRun ? .started : .applied), staging: staging)
+                _ = try await graph.updateState(values, asNode, checkpointID, command.threadID, edit)
                 if continueRun {
-                    var next = config
-                    next.commitHook = hook(for: command, graph: graph.identity, ledger: false, staging: staging)
-                    return try await withRetries(command, graph: graph, config: next, staging: staging) { try await graph.proceed(command.threadID, $0) }
+                    configuration.hooks.reached(.betweenUpdateAndContinue)
+                    return try await withRetries(command.ref, graph: graph, config: config, staging: staging) { try await graph.proceed(command.threadID, $0) }
                 }
-                return .applied(try await checkpointer.thread(command.threadID)?.status ?? .ready)
+                return .applied(try await store.thread(command.threadID)?.status ?? .ready)
             case .cancel(let reason):
+                config.commitHook = hook(for: command.ref, graph: graph.identity, ledger: .fixed(.applied), staging: staging)
                 try await graph.fail(command.threadID, "cancelled" + (reason.map { ": \($0)" } ?? ""), config)
                 return .applied(.failed)
             }
+        } catch let error as GraphError {
+            if let code = Self.reasonCode(error) { return try await reject(command.ref, staging: staging, code, error.message) }
+            throw error
+        }
+    }
+
+    /// A command whose effect was only partly committed (a crash or a failure between its
+    /// commits): the thread continues from its head, and the command is finished there.
+    func continueCommand(_ command: CommandRef, staging: OutboxStaging) async throws -> ProcessResult {
+        guard let record = try await store.thread(command.threadID), let graph = registry.graph(named: record.graph.name) else {
+            return try await reject(command, staging: staging, "unknown_thread", "thread '\(command.threadID)' of the partly applied command no longer exists or its graph is not hosted here")
+        }
+        guard record.status == .ready else {
+            // The thread went on past this command (it paused or ended): nothing is left to do.
+            _ = try await store.finishCommand(CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.kind, status: .applied, outcome: record.status.rawValue), outbox: [])
+            return .applied(record.status)
+        }
+        logger.info("continuing a partly applied command", metadata: ["interlude.thread_id": "\(command.threadID)", "interlude.command_id": "\(command.id)"])
+        var config = RunConfig(recursionLimit: configuration.recursionLimit, durability: configuration.durability, metadata: ["command_id": .string(command.id)], actor: command.id)
+        config.commitHook = hook(for: command, graph: graph.identity, ledger: .progress, staging: staging)
+        do {
+            return try await withRetries(command, graph: graph, config: config, staging: staging) { try await graph.proceed(command.threadID, $0) }
         } catch let error as GraphError {
             if let code = Self.reasonCode(error) { return try await reject(command, staging: staging, code, error.message) }
             throw error
         }
     }
 
+    /// The run settings of a command, with its ledger entry and events attached to every commit.
+    func runConfig(for command: CommandMessage, graph: WorkerGraph, ledger: LedgerPolicy, staging: OutboxStaging) -> RunConfig {
+        var config = RunConfig(recursionLimit: configuration.recursionLimit, durability: configuration.durability, metadata: ["command_id": .string(command.id)], actor: command.id)
+        config.commitHook = hook(for: command.ref, graph: graph.identity, ledger: ledger, staging: staging)
+        if case .run(_, _, let options, _) = command.body { apply(options, to: &config) }
+        return config
+    }
+
+    private func apply(_ options: CommandConfig?, to config: inout RunConfig) {
+        guard let options else { return }
+        if let limit = options.recursionLimit { config.recursionLimit = limit }
+        if let metadata = options.metadata { config.metadata.merge(metadata) { _, new in new } }
+        config.interruptBefore = options.interruptBefore
+        config.interruptAfter = options.interruptAfter
+    }
+
+    func unknownGraph(_ name: String) -> DeadLetterReason {
+        DeadLetterReason("unknown_graph", "no graph named '\(name)' is registered on this worker; registered: \(registry.names.joined(separator: ", "))")
+    }
+
     /// Runs a command's effect, re-trying failed nodes with backoff and parking the run
     /// after ``Configuration/maxAttempts``.
     private func withRetries(
-        _ command: CommandMessage, graph: WorkerGraph, config: RunConfig, staging: OutboxStaging,
+        _ command: CommandRef, graph: WorkerGraph, config: RunConfig, staging: OutboxStaging,
         _ body: (RunConfig) async throws -> GraphOutcome
     ) async throws -> ProcessResult {
         var attempt = 1
         var delay = configuration.retryDelay
-        var config = config
         var first = true
         while true {
             do {
                 let outcome = first ? try await body(config) : try await graph.proceed(command.threadID, config)
                 return .applied(outcome.status)
             } catch let error as GraphError where error.code == .nodeFailed {
-                // The failing commit saved the command's effect so far, with its ledger entry.
+                // The failing commit saved the command's effect so far; its ledger entry says
+                // `started`, so a crash from here on is continued on redelivery.
                 first = false
-                config.commitHook = hook(for: command, graph: graph.identity, ledger: false, staging: staging)
+                if Task.isCancelled { throw CancellationError() }
+                configuration.hooks.reached(.afterFailureCommit)
                 if attempt >= configuration.maxAttempts {
                     let reason = "parked after \(attempt) attempts: \(error.message)"
                     var parking = config
-                    parking.commitHook = hook(for: command, graph: graph.identity, ledger: false, staging: staging)
+                    parking.commitHook = hook(for: command, graph: graph.identity, ledger: .fixed(.parked), staging: staging)
                     try await graph.fail(command.threadID, reason, parking)
                     logger.warning("run parked", metadata: ["interlude.thread_id": "\(command.threadID)", "interlude.command_id": "\(command.id)"])
                     return .parked(reason)
@@ -204,8 +254,24 @@ public struct CommandProcessor: Sendable {
         }
     }
 
+    /// What a commit writes to a command's ledger entry.
+    enum LedgerPolicy: Sendable {
+        /// `applied` once the run stopped where it should (paused or ended), otherwise
+        /// `started` (a node failed, a step of a `.sync` run, the recursion limit).
+        case progress
+        /// Always this status.
+        case fixed(CommandStatus)
+
+        func status(_ context: CommitContext) -> CommandStatus {
+            switch self {
+            case .progress: context.isFinal && context.status != .ready ? .applied : .started
+            case .fixed(let status): status
+            }
+        }
+    }
+
     /// The outbox rows and ledger entry a commit carries.
-    func hook(for command: CommandMessage?, graph: GraphIdentity, ledger: Bool, staging: OutboxStaging) -> @Sendable (CommitContext) throws -> CommitExtras {
+    func hook(for command: CommandRef?, graph: GraphIdentity, ledger: LedgerPolicy?, staging: OutboxStaging) -> @Sendable (CommitContext) throws -> CommitExtras {
         let topics = configuration.topics
         let stepEvents = configuration.stepEvents
         let clock = clock
@@ -215,8 +281,8 @@ public struct CommandProcessor: Sendable {
             func publish(_ topic: String, _ event: JSONValue) {
                 extras.outbox.append(OutboxMessage(id: event["id"]?.stringValue ?? UUID().uuidString, topic: topic, key: context.threadID, payload: event.jsonData))
             }
-            if ledger, context.isFirst, let command {
-                extras.commands.append(CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.type, status: "applied", outcome: context.status.rawValue))
+            if let ledger, let command {
+                extras.commands.append(CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.kind, status: ledger.status(context), outcome: context.status.rawValue))
             }
             for record in context.newInterrupts { publish(topics.reviews, EventMessages.review(record, graph: graph, at: now)) }
             if stepEvents {
@@ -236,20 +302,26 @@ public struct CommandProcessor: Sendable {
         }
     }
 
-    /// Refuses a command: its ledger entry and a `rejected` event, in one transaction.
-    private func reject(_ command: CommandMessage, staging: OutboxStaging, _ code: String, _ message: String) async throws -> ProcessResult {
+    /// Refuses a command: its final ledger entry and a `rejected` event, in one transaction.
+    /// A command that already has a final entry is a duplicate: nothing is published again.
+    func reject(_ command: CommandRef, staging: OutboxStaging, _ code: String, _ message: String) async throws -> ProcessResult {
         let event = EventMessages.rejected(threadID: command.threadID, commandID: command.id, code: code, message: message, at: clock.now)
-        let extras = CommitExtras(
-            outbox: [OutboxMessage(id: event["id"]!.stringValue!, topic: configuration.topics.events, key: command.threadID, payload: event.jsonData)],
-            commands: [CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.type, status: "rejected", outcome: code)])
-        do {
-            try await checkpointer.record(extras)
-        } catch let error as GraphError where error.code == .duplicateCommand {
-            return .duplicate
-        }
-        staging.stage(extras.outbox)
+        let outbox = [OutboxMessage(id: event["id"]!.stringValue!, topic: configuration.topics.events, key: command.threadID, payload: event.jsonData)]
+        let record = CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.kind, status: .rejected, outcome: code)
+        guard try await store.finishCommand(record, outbox: outbox) else { return .duplicate }
+        staging.stage(outbox)
         logger.info("command rejected", metadata: ["interlude.thread_id": "\(command.threadID)", "interlude.command_id": "\(command.id)", "interlude.reason": "\(code)"])
         return .rejected(code)
+    }
+
+    /// Records that a command went to the dead-letter topic, so a redelivery does not try it
+    /// again. Best effort: a store that cannot take the entry (the command is what it
+    /// refuses) leaves the ledger without it, and a redelivery is dead-lettered again.
+    func recordDeadLetter(_ command: CommandMessage, reason: DeadLetterReason) async {
+        let record = CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.type, status: .deadLettered, outcome: reason.code)
+        do { _ = try await store.finishCommand(record, outbox: []) } catch {
+            logger.debug("the dead-lettered command has no ledger entry", metadata: ["interlude.command_id": "\(command.id)", "error": "\(error)"])
+        }
     }
 
     /// The `rejected` reason code for a runtime error a command can cause, or `nil` for
@@ -268,7 +340,19 @@ public struct CommandProcessor: Sendable {
         case .ambiguousUpdate: "ambiguous_update"
         case .invalidUpdate, .decodingFailed, .encodingFailed: "invalid_input"
         case .recursionLimit: "recursion_limit"
+        case .timeout: "timed_out"
         default: nil
         }
     }
+}
+
+/// What a commit's ledger entry and events name: a command's id, thread and kind.
+struct CommandRef: Sendable {
+    var id: String
+    var threadID: String
+    var kind: String
+}
+
+extension CommandMessage {
+    var ref: CommandRef { CommandRef(id: id, threadID: threadID, kind: type) }
 }

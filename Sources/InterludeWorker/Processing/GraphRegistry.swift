@@ -21,6 +21,8 @@ public struct WorkerGraph: Sendable {
     let updateState: @Sendable ([String: JSONValue]?, String?, CheckpointID?, String, RunConfig) async throws -> CheckpointID
     let expire: @Sendable (String, Date, RunConfig) async throws -> GraphOutcome?
     let fail: @Sendable (String, String, RunConfig) async throws -> Void
+    /// The same graph storing its threads in another checkpointer.
+    let bound: @Sendable (any Checkpointer) -> WorkerGraph
 
     /// Wraps a compiled graph.
     public init<State: GraphState>(_ graph: CompiledGraph<State>) {
@@ -36,20 +38,32 @@ public struct WorkerGraph: Sendable {
         }
         expire = { thread, now, config in try await graph.expire(thread: thread, now: now, config: config).map(outcome) }
         fail = { thread, reason, config in try await graph.fail(thread: thread, reason: reason, config: config) }
+        bound = { checkpointer in WorkerGraph(graph.withCheckpointer(checkpointer)) }
     }
 }
 
 /// The graphs a worker hosts, by name: the Temporal model, where a worker executable
 /// registers the workflows it can run.
+///
+/// Register compiled graphs (with or without a checkpointer); the worker stores every thread
+/// in its own store, whatever checkpointer a graph was compiled with.
 public struct GraphRegistry: Sendable {
     private var graphs: [String: WorkerGraph] = [:]
 
     /// An empty registry.
     public init() {}
 
-    /// Registers a graph under its name. A second graph with the same name replaces the first.
-    public mutating func register<State: GraphState>(_ graph: CompiledGraph<State>) {
-        graphs[graph.identity.name] = WorkerGraph(graph)
+    /// Registers a graph under its name.
+    /// - Throws: ``WorkerError`` `.duplicateGraph` when a graph with that name is registered
+    ///   already: two graphs cannot share a name (threads record the name to find their graph).
+    public mutating func register<State: GraphState>(_ graph: CompiledGraph<State>) throws {
+        let name = graph.identity.name
+        guard graphs[name] == nil else {
+            throw WorkerError(
+                .duplicateGraph,
+                "a graph named '\(name)' is already registered; give each graph its own name in compile(name:) (versions of one graph share a name: register only the newest and list older versions in acceptedVersions)")
+        }
+        graphs[name] = WorkerGraph(graph)
     }
 
     /// The graph registered under `name`, if any.
@@ -57,5 +71,11 @@ public struct GraphRegistry: Sendable {
 
     /// Registered names, sorted.
     public var names: [String] { graphs.keys.sorted() }
-}
 
+    /// Every graph bound to `checkpointer`.
+    func bound(to checkpointer: any Checkpointer) -> GraphRegistry {
+        var copy = self
+        copy.graphs = graphs.mapValues { $0.bound(checkpointer) }
+        return copy
+    }
+}

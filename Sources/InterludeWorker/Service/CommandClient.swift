@@ -15,6 +15,12 @@ public struct CommandClient: Sendable {
         self.topics = topics
     }
 
+    /// Looks up the command topics' partition leaders now, so the first command sent is not
+    /// delayed by the lookup (see ``KafkaProducer/warm(topics:timeout:)``).
+    public func warm() async throws {
+        try await producer.warm(topics: [topics.runs, topics.resumes])
+    }
+
     /// Sends a command to its topic (`resume` to resumes, the rest to runs), keyed by thread.
     @discardableResult
     public func send(_ command: CommandMessage) async throws -> DeliveryReport {

@@ -78,11 +78,13 @@ public struct LoadDriver: Sendable {
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         var resumeSent: [String: ContinuousClock.Instant] = [:]
 
-        // Wait until the driver's consumer has partitions, so no event is missed.
+        // Wait until the driver's consumer has partitions, so no event is missed, and until the
+        // producer knows the command topics' leaders, so the clock does not count that wait.
         var events = consumer.events.makeAsyncIterator()
         while let event = try await events.next() {
             if case .partitionsAssigned = event { break }
         }
+        try await client.warm()
         let start = ContinuousClock.now
         var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -5,207 +5,182 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A stateless worker: consumes `run` and `resume` commands, applies them to threads
-/// through the checkpointer, publishes the resulting events, and fires interrupt deadlines.
+/// A stateless worker: consumes `run`, `resume`, `update_state` and `cancel` commands,
+/// applies them to threads in its store, publishes the resulting events, fires interrupt
+/// deadlines and recovers stalled commands.
 ///
-/// Run it in a `ServiceGroup`; on graceful shutdown (SIGTERM) it stops taking messages,
-/// finishes the commands in flight, commits their offsets, leaves the group and returns.
-/// Scale by running more workers with the same group id: Kafka splits the partitions, the
-/// message key (thread id) keeps a thread on one partition, and the thread version fences
-/// any worker that lost its partition in the middle of a step.
+/// Run it in a `ServiceGroup`. Scale by running more workers with the same group id: Kafka
+/// splits the partitions, the message key (thread id) keeps a thread on one partition, and the
+/// thread version fences any worker that lost its partition in the middle of a step.
+///
+/// On graceful shutdown (SIGTERM) the worker stops taking messages, lets the commands in
+/// flight finish (at most ``Configuration/shutdownGrace``; nodes are not cancelled before),
+/// stores their offsets, leaves the group and returns. Past the grace, the work left is
+/// cancelled and continued by the partition's next owner.
 public final class Worker: Service, Sendable {
-    /// Settings.
-    public struct Configuration: Sendable {
-        /// Kafka bootstrap servers. Default: `localhost:9092`.
-        public var bootstrapServers = "localhost:9092"
-        /// Consumer group id. Default: `interlude.workers`.
-        public var groupID = "interlude.workers"
-        /// Static membership id (`group.instance.id`). Default: none.
-        public var groupInstanceID: String?
-        /// Topic names. Default: prefix `interlude.`.
-        public var topics = TopicNames()
-        /// How long the group waits for a silent member before giving its partitions away.
-        /// Default: 10 seconds (librdkafka's mock cluster stalls a re-join for about this long).
-        public var sessionTimeout: Duration = .seconds(10)
-        /// How long a fetch waits for data on a quiet partition (librdkafka `fetch.wait.max.ms`).
-        /// Real brokers answer as soon as data arrives; librdkafka's mock cluster always waits
-        /// this long, so it bounds latency there. Default: 10 ms.
-        public var fetchWaitMax: Duration = .milliseconds(10)
-        /// Raw librdkafka properties for every client (TLS, SASL, tuning). Default: none.
-        public var kafkaProperties: [String: String] = [:]
-        /// Command processing settings.
-        public var processing = CommandProcessor.Configuration()
-        /// How often deadlines and leftover outbox rows are swept. Default: 1 second.
-        public var sweepInterval: Duration = .seconds(1)
-        /// Messages buffered per partition before the partition is paused. Default: 256.
-        public var partitionBuffer = 256
-        /// The largest message accepted; larger ones are dead-lettered. Default: 1 MiB.
-        public var maxMessageBytes = 1 << 20
-
-        /// Default settings.
-        public init() {}
-    }
-
     let configuration: Configuration
     let registry: GraphRegistry
-    let checkpointer: any Checkpointer
+    let store: any WorkerStore
     let logger: Logger
     let processor: CommandProcessor
-    private let counters = Mutex<WorkerStats>(WorkerStats())
+    let counters = Mutex<WorkerStats>(WorkerStats())
+    let health = Mutex<WorkerHealth>(WorkerHealth())
 
-    /// Creates a worker.
-    public init(configuration: Configuration, registry: GraphRegistry, checkpointer: any Checkpointer, logger: Logger) {
+    /// Creates a worker that keeps every thread of `registry`'s graphs in `store`.
+    public init(configuration: Configuration, registry: GraphRegistry, store: any WorkerStore, logger: Logger) {
         var configuration = configuration
         configuration.processing.topics = configuration.topics
         self.configuration = configuration
-        self.registry = registry
-        self.checkpointer = checkpointer
+        self.store = store
         self.logger = logger
-        self.processor = CommandProcessor(registry: registry, checkpointer: checkpointer, configuration: configuration.processing, logger: logger)
+        self.processor = CommandProcessor(registry: registry, store: store, configuration: configuration.processing, logger: logger)
+        self.registry = processor.registry
     }
 
     /// What the worker did so far.
     public var stats: WorkerStats { counters.withLock { $0 } }
 
+    /// Whether the worker is taking work: in its group, its store reachable, not draining.
+    public var status: WorkerHealth { health.withLock { $0 } }
+
     /// Runs until graceful shutdown or cancellation.
     public func run() async throws {
-        var producerConfig = KafkaProducer.Configuration(bootstrapServers: configuration.bootstrapServers)
-        producerConfig.librdkafkaProperties = configuration.kafkaProperties
-        let producer = try KafkaProducer(configuration: producerConfig, logger: logger)
-        var consumerConfig = KafkaConsumer.Configuration(bootstrapServers: configuration.bootstrapServers, groupID: configuration.groupID)
-        consumerConfig.groupInstanceID = configuration.groupInstanceID
-        consumerConfig.sessionTimeout = configuration.sessionTimeout
-        consumerConfig.librdkafkaProperties = configuration.kafkaProperties
-        consumerConfig.librdkafkaProperties["fetch.wait.max.ms"] = consumerConfig.librdkafkaProperties["fetch.wait.max.ms"]
-            ?? String(configuration.fetchWaitMax.components.seconds * 1000 + configuration.fetchWaitMax.components.attoseconds / 1_000_000_000_000_000)
-        let consumer = try KafkaConsumer(topics: [configuration.topics.runs, configuration.topics.resumes], configuration: consumerConfig, logger: logger)
-        let relay = OutboxRelay(checkpointer: checkpointer, producer: producer, logger: logger)
+        let topics = configuration.topics
+        let producer = try KafkaProducer(configuration: configuration.producerConfiguration, logger: logger)
+        do {
+            try await producer.warm(topics: [topics.reviews, topics.events, topics.dlq])
+        } catch {
+            logger.warning("topic metadata not ready at start; the first events may wait for it", metadata: ["error": "\(error)"])
+        }
+        let relay = OutboxRelay(store: store, producer: producer, logger: logger, hooks: configuration.processing.hooks)
+        let laneBox = LanesBox()
+        let revokeTimeout = configuration.revokeTimeout
+        let consumer = try KafkaConsumer(
+            topics: [topics.runs, topics.resumes], configuration: configuration.consumerConfiguration, logger: logger,
+            onRevoke: { partitions, lost in laneBox.lanes?.revoke(partitions, lost: lost, timeout: revokeTimeout) })
+        let lanes = Lanes(buffer: configuration.partitionBuffer, maxBatch: configuration.processing.maxBatch, consumer: consumer, logger: logger)
+        laneBox.lanes = lanes
         logger.info("worker started", metadata: ["kafka.group": "\(configuration.groupID)", "interlude.graphs": "\(registry.names)"])
 
-        // Graceful shutdown cancels the loops: the command in flight finishes (the runtime does
-        // not stop a step half-way), queued messages stay unacknowledged for the next owner.
+        let drain = DrainSignal()
         do {
-            try await cancelWhenGracefulShutdown {
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { await self.sweepLoop(relay: relay) }
-                    group.addTask { await relay.markLoop(interval: .milliseconds(20)) }
-                    try await self.consume(consumer, producer: producer, relay: relay)
-                    group.cancelAll()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.sweepLoop(every: self.configuration.sweepInterval) { try await self.fireDeadlines(relay: relay) } }
+                group.addTask { await self.sweepLoop(every: self.configuration.outboxSweepInterval) { _ = try await relay.sweep() } }
+                group.addTask { await self.sweepLoop(every: self.configuration.stallSweepInterval) { try await self.recoverStalled(relay: relay) } }
+                group.addTask { await relay.markLoop(interval: .milliseconds(20)) }
+                try await withGracefulShutdownHandler {
+                    try await self.consume(consumer, lanes: lanes, producer: producer, relay: relay, drain: drain)
+                } onGracefulShutdown: {
+                    self.health.withLock { $0.draining = true }
+                    lanes.stopIntake()
+                    drain.start()
                 }
+                group.cancelAll()
             }
         } catch is CancellationError {
         } catch {
-            logger.error("consumer stopped", metadata: ["error": "\(error)"])
+            logger.error("worker stopped with an error", metadata: ["error": "\(error)"])
+            await shutdownClients(consumer: consumer, producer: producer, relay: relay)
             throw error
         }
-        try? await relay.flushMarks()
-        try? await consumer.commit()
-        await consumer.close()
-        try? await producer.flush(timeout: .seconds(10))
-        await producer.close()
+        await shutdownClients(consumer: consumer, producer: producer, relay: relay)
         logger.info("worker stopped", metadata: ["interlude.processed": "\(stats.processed)"])
     }
 
-    private func consume(_ consumer: KafkaConsumer, producer: KafkaProducer, relay: OutboxRelay) async throws {
-        let lanes = Lanes(buffer: configuration.partitionBuffer, consumer: consumer, logger: logger)
+    private func shutdownClients(consumer: KafkaConsumer, producer: KafkaProducer, relay: OutboxRelay) async {
+        do { try await consumer.commit() } catch { logger.debug("final offset commit", metadata: ["error": "\(error)"]) }
+        await consumer.close()
+        await relay.drain(timeout: .seconds(10))
+        do { try await producer.flush(timeout: .seconds(10)) } catch { logger.warning("events still unsent at shutdown; the outbox sweep sends them", metadata: ["error": "\(error)"]) }
+        await producer.close()
+    }
+
+    /// Routes consumer events to lanes and runs one task per partition lane, until the consumer
+    /// closes. Draining closes the consumer once the batches in flight are done, or cancels
+    /// them once the grace is over.
+    private func consume(_ consumer: KafkaConsumer, lanes: Lanes, producer: KafkaProducer, relay: OutboxRelay, drain: DrainSignal) async throws {
+        let grace = configuration.shutdownGrace
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                await drain.wait()
+                let deadline = ContinuousClock.now + grace
+                while lanes.isBusy, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                if lanes.isBusy {
+                    self.logger.warning("shutdown grace of \(grace) is over: cancelling the commands still running; their partitions' next owner continues them")
+                    throw GraceExpired()
+                }
+                await consumer.close()
+            }
             for try await event in consumer.events {
                 switch event {
                 case .message(let message):
-                    if let lane = lanes.route(message) {
-                        group.addTask {
-                            for await message in lane.messages {
-                                await self.handle(message, consumer: consumer, producer: producer, relay: relay)
-                                lanes.done(message.topicPartition)
-                            }
-                        }
+                    lanes.route(message)
+                case .partitionsAssigned(let partitions):
+                    self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
+                    for partition in lanes.assign(partitions) {
+                        group.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
                     }
                 case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
-                    lanes.close(partitions)
-                case .partitionsAssigned:
-                    break
+                    self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
                 }
             }
             lanes.closeAll()
         }
     }
+}
 
-    /// Processes one message to the end: applied, refused or dead-lettered, then its offset
-    /// is stored. A failure that is not the message's fault (storage down) is retried with
-    /// backoff and never skipped.
-    func handle(_ message: KafkaMessage, consumer: KafkaConsumer, producer: KafkaProducer, relay: OutboxRelay) async {
-        var delay: Duration = .milliseconds(50)
-        while !Task.isCancelled {
-            do {
-                switch CommandDecoder(maxBytes: configuration.maxMessageBytes).decode(message.value) {
-                case .failure(let reason):
-                    try await deadLetter(message, reason: reason, producer: producer)
-                case .success(let command):
-                    let processed = try await processor.processCollecting(command, topic: message.topic)
-                    if case .deadLetter(let reason) = processed.result {
-                        try await deadLetter(message, reason: reason, producer: producer)
-                    } else {
-                        counters.withLock { $0.count(processed.result) }
-                        do { try await relay.publish(processed.outbox) } catch {
-                            logger.warning("publishing events failed; the sweep retries", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-                do { try consumer.storeOffset(of: message) } catch {
-                    // The partition was taken away meanwhile; its new owner redelivers, and
-                    // the ledger makes that harmless.
-                    logger.debug("offset not stored", metadata: ["kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)", "error": "\(error)"])
-                }
-                return
-            } catch {
-                logger.warning("command failed; retrying", metadata: ["kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+/// Thrown inside the worker when the shutdown grace ran out: cancels the work still running.
+struct GraceExpired: Error {}
+
+/// The lanes, reachable from the rebalance callback that is created before them.
+final class LanesBox: @unchecked Sendable {
+    // @unchecked: written once, before the consumer can rebalance (the first assignment
+    // needs a poll, which starts after the consumer exists), then only read.
+    var lanes: Lanes?
+}
+
+/// A one-shot signal that the worker began draining.
+final class DrainSignal: Sendable {
+    private let state = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func start() {
+        let waiters = state.withLock { state in
+            state.started = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let started = state.withLock { state -> Bool in
+                if state.started { return true }
+                state.waiters.append(continuation)
+                return false
             }
+            if started { continuation.resume() }
         }
     }
+}
 
-    private func deadLetter(_ message: KafkaMessage, reason: DeadLetterReason, producer: KafkaProducer) async throws {
-        let key = message.key.map { String(decoding: $0, as: UTF8.self) }
-        let letter = EventMessages.deadLetter(original: message.value, topic: message.topic, partition: message.partition, offset: message.offset, key: key, reason: reason, at: Date())
-        _ = try await producer.send(topic: configuration.topics.dlq, key: message.key, value: Array(letter.jsonData))
-        counters.withLock { $0.deadLettered += 1 }
-        logger.info("dead-lettered", metadata: ["kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)", "kafka.offset": "\(message.offset)", "interlude.reason": "\(reason.code)"])
-    }
+/// Whether a worker is taking work, for readiness probes.
+public struct WorkerHealth: Sendable, Equatable {
+    /// The worker joined its consumer group (got an assignment at least once).
+    public var joined = false
+    /// Partitions it owns now.
+    public var assignedPartitions = 0
+    /// Graceful shutdown began: it takes no new work.
+    public var draining = false
+    /// The last transient failure (store or broker unreachable) and when, until a command
+    /// succeeds again.
+    public var failing: String?
 
-    /// Fires due deadlines and publishes leftover outbox rows, every sweep interval.
-    private func sweepLoop(relay: OutboxRelay) async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: configuration.sweepInterval)
-            } catch { return }
-            do {
-                try await fireDeadlines(relay: relay)
-                try await relay.sweep()
-            } catch {
-                logger.warning("sweep failed", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    /// Applies every passed deadline. Any worker may do it: the thread version decides who
-    /// wins, and the loser finds nothing due any more.
-    public func fireDeadlines(relay: OutboxRelay?, now: Date = Date()) async throws {
-        let due = try await checkpointer.dueInterrupts(at: now, limit: 100)
-        for thread in Set(due.map(\.threadID)) {
-            guard let record = try await checkpointer.thread(thread), let graph = registry.graph(named: record.graph.name) else { continue }
-            let staging = OutboxStaging()
-            var config = RunConfig(durability: configuration.processing.durability, actor: "timeout")
-            config.commitHook = processor.hook(for: nil, graph: graph.identity, ledger: false, staging: staging)
-            do {
-                _ = try await graph.expire(thread, now, config)
-                counters.withLock { $0.expired += 1 }
-                if let relay { try await relay.publish(staging.rows) }
-            } catch let error as GraphError where error.code == .threadVersionConflict {
-                continue
-            }
-        }
-    }
+    /// Ready to take work.
+    public var isReady: Bool { joined && !draining && failing == nil }
 }
 
 /// Counts of what a worker did.
@@ -222,6 +197,8 @@ public struct WorkerStats: Sendable {
     public var deadLettered = 0
     /// Deadlines fired.
     public var expired = 0
+    /// Stalled commands recovered by the stall sweep.
+    public var recovered = 0
 
     mutating func count(_ result: ProcessResult) {
         switch result {

@@ -1,0 +1,89 @@
+import Foundation
+import Interlude
+
+/// What a worker keeps beside graph state: the command ledger, leases, batched loads. These
+/// back `InterludeWorker`'s `WorkerStore`; graphs never call them.
+extension PostgresCheckpointer {
+    /// Writes a command's final ledger entry and its outbox rows in one statement, touching no
+    /// thread (a refusal, a dead letter, a stall that is given up).
+    /// - Returns: `false` when the command's entry was already final: nothing was written.
+    public func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool {
+        let parameters: [PostgresValue] = [
+            .text(record.commandID), .text(record.threadID), .text(record.kind), .text(record.status.rawValue), .text(record.outcome),
+            .textArray(outbox.map(\.id)), .textArray(outbox.map(\.topic)), .textArray(outbox.map(\.key)),
+            .byteaArray(outbox.map(\.payload)), .jsonbArray(try outbox.map { try Self.json($0.headers) }),
+        ]
+        return try await storage("record the outcome of command '\(record.commandID)'") {
+            try await pool.query(Statements.finishCommand, parameters).first?.decode(Int64.self, at: 0) == 1
+        }
+    }
+
+    /// Claims pending interrupts whose deadline is at or before `date` and that no other worker
+    /// holds, oldest deadline first, leasing them until `leaseUntil`. Two workers sweeping at
+    /// once never get the same interrupt.
+    public func claimDueInterrupts(at date: Date, leaseUntil: Date, limit: Int) async throws -> [InterruptRecord] {
+        try await storage("claim due deadlines") {
+            try await pool.query(
+                Statements.claimDueInterrupts,
+                [.double(date.timeIntervalSince1970), .double(leaseUntil.timeIntervalSince1970), .int(limit)]
+            ).map(Self.decodeInterrupt)
+        }
+    }
+
+    /// A claimed deadline could not be fired at `date`: it becomes claimable again after a
+    /// backoff of 2^attempts seconds (at most 60).
+    /// - Returns: The failed attempts so far.
+    public func deferInterrupt(thread threadID: String, id: String, after date: Date) async throws -> Int {
+        try await storage("defer the deadline of interrupt '\(id)'") {
+            try await pool.query(Statements.deferInterrupt, [.text(threadID), .text(id), .double(date.timeIntervalSince1970)])
+                .first?.decode(Int.self, at: 0) ?? 0
+        }
+    }
+
+    /// Claims commands left `started` for longer than `stalledFor` (server time) that no other
+    /// worker holds, oldest first, leasing them for `leaseFor` and counting the attempt.
+    public func claimStalledCommands(stalledFor: Duration, leaseFor: Duration, limit: Int) async throws -> [CommandRecord] {
+        try await storage("claim stalled commands") {
+            try await pool.query(
+                Statements.claimStalledCommands, [.double(stalledFor.seconds), .double(leaseFor.seconds), .int(limit)]
+            ).map(Self.decodeCommand)
+        }
+    }
+
+    /// For each (command, thread): the command's ledger entry and the thread as a run starts
+    /// from it (record, head checkpoint with blobs and writes, interrupts), all in one round
+    /// trip (a libpq pipeline of six statements per command).
+    public func loadCommands(_ requests: [(commandID: String, threadID: String)]) async throws -> [(CommandRecord?, ThreadSnapshot?)] {
+        guard !requests.isEmpty else { return [] }
+        var statements: [(PostgresStatement, [PostgresValue])] = []
+        statements.reserveCapacity(requests.count * 6)
+        let head = Self.checkpointOrHead(nil)
+        for request in requests {
+            let thread = PostgresValue.text(request.threadID)
+            statements += [
+                (Statements.command, [.text(request.commandID)]),
+                (Statements.thread, [thread]),
+                (Statements.checkpoint, [thread, .uuid(CheckpointID?.none)]),
+                (Statements.blobs, [thread, head]),
+                (Statements.writes, [thread, head]),
+                (Statements.interrupts, [thread]),
+            ]
+        }
+        return try await storage("load \(requests.count) commands") {
+            let results = try await pool.withConnection { try await $0.pipeline(statements) }
+            return try requests.indices.map { i in
+                let r = Array(results[(i * 6)..<(i * 6 + 6)])
+                let command = try r[0].first.map(Self.decodeCommand)
+                guard let row = r[1].first else { return (command, nil) }
+                let tuple = try r[2].first.map { try Self.tuple(try Self.decodeCheckpoint($0), blobRows: r[3], writeRows: r[4]) }
+                let snapshot = ThreadSnapshot(record: try Self.decodeThread(requests[i].threadID, row), tuple: tuple, interrupts: try r[5].map(Self.decodeInterrupt))
+                return (command, snapshot)
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Interlude
+import InterludeKafka
+import InterludePostgres
+import Logging
+import ServiceLifecycle
+
+/// Everything a worker process needs, read once from `INTERLUDE_*` environment variables:
+/// the worker's configuration, the database, and what to do at start. With it, a worker
+/// executable for your own graphs is a few lines:
+///
+/// ```swift
+/// @main struct RefundWorker {
+///     static func main() async throws {
+///         var graphs = GraphRegistry()
+///         try graphs.register(try makeRefundGraph())
+///         let deployment = try WorkerDeployment(environment: ProcessInfo.processInfo.environment)
+///         try await deployment.run(graphs, logger: Logger(label: "refund-worker"))
+///     }
+/// }
+/// ```
+///
+/// The library never reads the environment itself: the executable passes it in. Every key is
+/// listed in docs/configuration.md.
+public struct WorkerDeployment: Sendable {
+    /// `INTERLUDE_DATABASE_URL` (required), `INTERLUDE_DATABASE_SCHEMA` (default `interlude`),
+    /// `INTERLUDE_DATABASE_POOL_SIZE` (default 4).
+    public var database: PostgresCheckpointer.Configuration
+    /// The worker's settings.
+    public var worker: Worker.Configuration
+    /// `INTERLUDE_MIGRATE`: apply database migrations at start. Default: true.
+    public var migrate: Bool
+    /// `INTERLUDE_CREATE_TOPICS`: create missing topics at start. Default: true.
+    public var createTopics: Bool
+    /// `INTERLUDE_TOPIC_PARTITIONS`: partitions of topics the worker creates. Default: 12.
+    public var topicPartitions: Int32
+
+    /// Reads the settings.
+    /// - Throws: ``WorkerError`` `.invalidConfiguration` naming the variable and what it expects.
+    public init(environment: [String: String]) throws {
+        let env = EnvironmentReader(environment)
+        guard let url = env.string("INTERLUDE_DATABASE_URL") else {
+            throw WorkerError(.invalidConfiguration, "INTERLUDE_DATABASE_URL is not set: give the PostgreSQL URL (postgres://user:password@host:5432/db) or a libpq conninfo")
+        }
+        database = PostgresCheckpointer.Configuration(
+            url: url, schema: env.string("INTERLUDE_DATABASE_SCHEMA") ?? "interlude",
+            poolSize: try env.int("INTERLUDE_DATABASE_POOL_SIZE", 4))
+        worker = try Worker.Configuration(environment: environment)
+        migrate = try env.bool("INTERLUDE_MIGRATE", true)
+        createTopics = try env.bool("INTERLUDE_CREATE_TOPICS", true)
+        topicPartitions = Int32(try env.int("INTERLUDE_TOPIC_PARTITIONS", 12))
+    }
+
+    /// Runs a worker process for `graphs` until SIGTERM or SIGINT: opens the store, migrates
+    /// (or checks the schema), creates missing topics, then serves with a graceful shutdown.
+    public func run(_ graphs: GraphRegistry, logger: Logger) async throws {
+        let store = try PostgresCheckpointer(configuration: database, logger: logger)
+        defer { store.close() }
+        if migrate {
+            let applied = try await store.migrate()
+            if !applied.isEmpty { logger.info("migrations applied", metadata: ["pg.versions": "\(applied)"]) }
+        } else {
+            try await store.verifySchema()
+        }
+        if createTopics {
+            var admin = KafkaAdmin.Configuration(bootstrapServers: worker.bootstrapServers)
+            admin.librdkafkaProperties = worker.kafkaProperties
+            _ = try await KafkaAdmin(configuration: admin, logger: logger)
+                .createTopics(worker.topics.all.map { KafkaTopicSpec(name: $0, partitions: topicPartitions) })
+        }
+        let service = Worker(configuration: worker, registry: graphs, store: store, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension Worker.Configuration {
+    /// Reads the worker's settings from `INTERLUDE_*` variables; unset ones keep their defaults.
+    /// - Throws: ``WorkerError`` `.invalidConfiguration` naming the variable and what it expects.
+    public init(environment: [String: String]) throws {
+        self.init()
+        let env = EnvironmentReader(environment)
+        bootstrapServers = env.string("INTERLUDE_KAFKA_BOOTSTRAP_SERVERS") ?? bootstrapServers
+        groupID = env.string("INTERLUDE_GROUP_ID") ?? groupID
+        groupInstanceID = env.string("INTERLUDE_GROUP_INSTANCE_ID")
+        topics = TopicNames(prefix: environment["INTERLUDE_TOPIC_PREFIX"] ?? topics.prefix)
+        sessionTimeout = try env.duration("INTERLUDE_SESSION_TIMEOUT_MS", unit: .milliseconds(1), sessionTimeout)
+        fetchWaitMax = try env.duration("INTERLUDE_FETCH_WAIT_MAX_MS", unit: .milliseconds(1), fetchWaitMax)
+        linger = try env.duration("INTERLUDE_LINGER_MS", unit: .milliseconds(1), linger)
+        processing.maxAttempts = try env.int("INTERLUDE_MAX_ATTEMPTS", processing.maxAttempts)
+        processing.maxBatch = try env.int("INTERLUDE_BATCH_SIZE", processing.maxBatch)
+        poisonAttempts = try env.int("INTERLUDE_POISON_ATTEMPTS", poisonAttempts)
+        shutdownGrace = try env.duration("INTERLUDE_SHUTDOWN_GRACE", unit: .seconds(1), shutdownGrace)
+        stallTimeout = try env.duration("INTERLUDE_STALL_TIMEOUT", unit: .seconds(1), stallTimeout)
+        partitionBuffer = try env.int("INTERLUDE_PARTITION_BUFFER", partitionBuffer)
+        var properties: [String: String] = [:]
+        for (key, value) in environment where key.hasPrefix("INTERLUDE_KAFKA_") && key != "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS" {
+            properties[key.dropFirst("INTERLUDE_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+        }
+        kafkaProperties = properties
+    }
+}
+
+/// Typed reads of environment variables with errors that name the variable.
+struct EnvironmentReader {
+    let environment: [String: String]
+
+    init(_ environment: [String: String]) { self.environment = environment }
+
+    /// A non-empty value, or `nil`.
+    func string(_ key: String) -> String? {
+        guard let value = environment[key], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func int(_ key: String, _ fallback: Int) throws -> Int {
+        guard let text = string(key) else { return fallback }
+        guard let value = Int(text) else { throw WorkerError(.invalidConfiguration, "\(key)=\(text) is not a whole number") }
+        return value
+    }
+
+    func bool(_ key: String, _ fallback: Bool) throws -> Bool {
+        guard let text = string(key)?.lowercased() else { return fallback }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw WorkerError(.invalidConfiguration, "\(key)=\(text) is not a boolean (true or false)")
+        }
+    }
+
+    /// A whole number of `unit`s, or a number with a unit suffix (`ms`, `s`, `m`).
+    func duration(_ key: String, unit: Duration, _ fallback: Duration) throws -> Duration {
+        guard let text = string(key) else { return fallback }
+        let suffixes: [(String, Duration)] = [("ms", .milliseconds(1)), ("s", .seconds(1)), ("m", .seconds(60))]
+        for (suffix, scale) in suffixes where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), value >= 0 { return scale * value }
+        }
+        guard let value = Double(text), value >= 0 else {
+            throw WorkerError(.invalidConfiguration, "\(key)=\(text) is not a duration: give a number of \(unit == .seconds(1) ? "seconds" : "milliseconds") or a number with ms, s or m")
+        }
+        return unit * value
+    }
+}
