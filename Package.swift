@@ -80,7 +80,7 @@ let package = Package(
             dependencies: ["Interlude", "InterludeKafka", .product(name: "Logging", package: "swift-log")],
             path: "Tests/InterludeTestSupport"
         ),
-        .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludeExamples", "InterludeTestSupport"]),
+        .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludePostgres", "InterludeExamples", "InterludeTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

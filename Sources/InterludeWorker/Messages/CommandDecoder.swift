@@ -4,7 +4,7 @@ import Interlude
 /// Why a message went to the dead-letter topic.
 public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
     /// A stable code (`oversized`, `undecodable`, `invalid_envelope`, `unsupported_schema_version`,
-    /// `unknown_type`, `wrong_topic`, `unknown_graph`).
+    /// `unknown_type`, `wrong_topic`, `unknown_graph`, `storage_rejected`, `processing_failed`).
     public var code: String
     /// What was wrong and where, for the operator.
     public var detail: String
@@ -22,10 +22,13 @@ public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
 public struct CommandDecoder: Sendable {
     /// Messages larger than this go to the dead-letter topic. Default: 1 MiB.
     public var maxBytes: Int
+    /// The longest command id and thread id, in UTF-8 bytes. Default: 256.
+    public var maxIDBytes: Int
 
     /// Creates a decoder.
-    public init(maxBytes: Int = 1 << 20) {
+    public init(maxBytes: Int = 1 << 20, maxIDBytes: Int = 256) {
         self.maxBytes = maxBytes
+        self.maxIDBytes = maxIDBytes
     }
 
     /// Decodes a command.
@@ -36,12 +39,52 @@ public struct CommandDecoder: Sendable {
         guard let json = try? JSONValue(json: Data(bytes)), let object = json.objectValue else {
             return .failure(DeadLetterReason("undecodable", "the message is not a JSON object"))
         }
+        if let path = Self.pathOfNUL(in: json, at: "") {
+            // PostgreSQL refuses NUL in text and jsonb: such a command could never be stored.
+            return .failure(DeadLetterReason("invalid_envelope", "\(path) contains a NUL character (\\u0000), which cannot be stored; remove it"))
+        }
         do {
             return .success(try decode(object))
         } catch let reason as DeadLetterReason {
             return .failure(reason)
         } catch {
             return .failure(DeadLetterReason("invalid_envelope", "\(error)"))
+        }
+    }
+
+    /// Checks an id: at most ``maxIDBytes`` bytes and no control characters, so it can key
+    /// indexes and logs.
+    private func identifier(_ field: String, _ value: String) throws -> String {
+        let size = value.utf8.count
+        guard size <= maxIDBytes else {
+            throw DeadLetterReason("invalid_envelope", "field '\(field)' is \(size) bytes long; the limit is \(maxIDBytes) bytes (use a shorter id, such as a UUID)")
+        }
+        if let control = value.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw DeadLetterReason("invalid_envelope", "field '\(field)' contains the control character U+\(String(format: "%04X", control.value)); ids must be printable text")
+        }
+        return value
+    }
+
+    /// The path (`input.messages[2].content`) of the first string or member name that holds a
+    /// NUL character, or `nil`.
+    static func pathOfNUL(in value: JSONValue, at path: String) -> String? {
+        switch value {
+        case .string(let text):
+            return text.utf8.contains(0) ? "field '\(path)'" : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = pathOfNUL(in: item, at: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let members):
+            for key in members.keys.sorted() {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if key.utf8.contains(0) { return "a member name in '\(path.isEmpty ? "(top level)" : path)'" }
+                if let found = pathOfNUL(in: members[key]!, at: child) { return found }
+            }
+            return nil
+        case .null, .bool, .number:
+            return nil
         }
     }
 
@@ -63,8 +106,8 @@ public struct CommandDecoder: Sendable {
         guard Int(version) == messageSchemaVersion else {
             throw DeadLetterReason("unsupported_schema_version", "schema_version \(version) is not supported; this worker reads version \(messageSchemaVersion)")
         }
-        let id = try string("id")!
-        let threadID = try string("thread_id")!
+        let id = try identifier("id", try string("id")!)
+        let threadID = try identifier("thread_id", try string("thread_id")!)
         let createdText = try string("created_at")!
         guard let createdAt = Timestamp.parse(createdText) else {
             throw DeadLetterReason("invalid_envelope", "field 'created_at' is not an RFC 3339 timestamp: \(createdText)")

@@ -164,6 +164,7 @@ public struct CommandProcessor: Sendable {
                 _ = try await graph.updateState(values, asNode, checkpointID, command.threadID, edit)
                 if continueRun {
                     configuration.hooks.reached(.betweenUpdateAndContinue)
+                    if Task.isCancelled { throw CancellationError() }
                     return try await withRetries(command.ref, graph: graph, config: config, staging: staging) { try await graph.proceed(command.threadID, $0) }
                 }
                 return .applied(try await store.thread(command.threadID)?.status ?? .ready)
@@ -237,8 +238,9 @@ public struct CommandProcessor: Sendable {
                 // The failing commit saved the command's effect so far; its ledger entry says
                 // `started`, so a crash from here on is continued on redelivery.
                 first = false
-                if Task.isCancelled { throw CancellationError() }
                 configuration.hooks.reached(.afterFailureCommit)
+                // Cancelled (shutdown past its grace): the next owner continues the command.
+                if Task.isCancelled { throw CancellationError() }
                 if attempt >= configuration.maxAttempts {
                     let reason = "parked after \(attempt) attempts: \(error.message)"
                     var parking = config

@@ -5,7 +5,7 @@ import InterludePostgres
 
 /// How the worker treats a failure to process a command: retry it until it works, or give it
 /// a bounded number of attempts and then dead-letter it so its partition moves on.
-enum FailureKind: Sendable, Equatable {
+public enum FailureKind: Sendable, Equatable {
     /// Not the message's fault (a database or broker outage, a serialization failure, a
     /// shutdown): retried with backoff for as long as it lasts; the worker reports not-ready.
     case transient(String)
@@ -14,7 +14,7 @@ enum FailureKind: Sendable, Equatable {
     case permanent(code: String, detail: String)
 
     /// Classifies an error thrown while processing a command.
-    static func of(_ error: any Error) -> FailureKind {
+    public static func of(_ error: any Error) -> FailureKind {
         switch error {
         case is CancellationError:
             return .transient("cancelled")
