@@ -79,6 +79,9 @@ public final class Worker: Service, Sendable {
                 group.cancelAll()
             }
         } catch is CancellationError {
+        } catch is GraceExpired {
+            // The work still running was cancelled; its commands were not acknowledged, so the
+            // partitions' next owner continues them. Still a graceful stop.
         } catch {
             logger.error("worker stopped with an error", metadata: ["error": "\(error)"])
             await shutdownClients(consumer: consumer, producer: producer, relay: relay)
@@ -89,7 +92,6 @@ public final class Worker: Service, Sendable {
     }
 
     private func shutdownClients(consumer: KafkaConsumer, producer: KafkaProducer, relay: OutboxRelay) async {
-        do { try await consumer.commit() } catch { logger.debug("final offset commit", metadata: ["error": "\(error)"]) }
         await consumer.close()
         await relay.drain(timeout: .seconds(10))
         do { try await producer.flush(timeout: .seconds(10)) } catch { logger.warning("events still unsent at shutdown; the outbox sweep sends them", metadata: ["error": "\(error)"]) }
@@ -112,6 +114,8 @@ public final class Worker: Service, Sendable {
                     self.logger.warning("shutdown grace of \(grace) is over: cancelling the commands still running; their partitions' next owner continues them")
                     throw GraceExpired()
                 }
+                // Offsets of everything finished are stored: commit them, then leave the group.
+                do { try await consumer.commit() } catch { self.logger.debug("offset commit before leaving", metadata: ["error": "\(error)"]) }
                 await consumer.close()
             }
             for try await event in consumer.events {
