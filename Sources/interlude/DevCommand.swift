@@ -23,6 +23,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Run this many approval threads unattended, then print a summary and exit.")
     var autoApprove: Int?
 
+    @Option(help: "With --auto-approve: start this many runs per second (latency at low load). Default: all at once.")
+    var rate: Double?
+
     @Option(help: "Approval runs to start for the interactive review. Default: 3.")
     var runs = 3
 
@@ -97,7 +100,7 @@ struct DevCommand: AsyncParsableCommand {
         environment.sessionTimeoutMilliseconds = 6000
         if let autoApprove {
             console.say("Running \(autoApprove) approval threads unattended...")
-            let report = try await LoadDriver(producer: environment.producerConfiguration(), consumer: environment.consumerConfiguration(groupID: "driver"), topics: topics, logger: logger).run(count: autoApprove)
+            let report = try await LoadDriver(producer: environment.producerConfiguration(), consumer: environment.consumerConfiguration(groupID: "driver"), topics: topics, logger: logger).run(count: autoApprove, rate: rate)
             console.say(report.line)
             console.say("workers: \(workers), partitions: \(partitions), brokers: \(brokers)")
         } else {

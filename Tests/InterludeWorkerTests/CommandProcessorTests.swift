@@ -177,3 +177,16 @@ struct CommandProcessorTests {
 extension Tag {
     @Tag static var worker: Self
 }
+
+@Suite("GraphRegistry", .tags(.worker))
+struct GraphRegistryTests {
+    @Test("registering two graphs under one name is an error that names the graph")
+    func duplicateName() throws {
+        var registry = GraphRegistry()
+        try registry.register(try makeApprovalGraph(checkpointer: InMemoryCheckpointer()))
+        let error = #expect(throws: WorkerError.self) { try registry.register(try makeApprovalGraph(checkpointer: InMemoryCheckpointer())) }
+        #expect(error?.code == .duplicateGraph)
+        #expect(error?.message.contains("'approval'") == true)
+        #expect(registry.names == ["approval"])
+    }
+}

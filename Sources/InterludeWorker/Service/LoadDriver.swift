@@ -59,9 +59,11 @@ public struct LoadDriver: Sendable {
     /// - Parameters:
     ///   - input: The run input for a thread id.
     ///   - answer: The resume value for a review event.
-    ///   - extra: Called once the runs were sent, with the thread ids (to inject faults).
+    ///   - rate: Runs started per second; `nil` starts them all at once (throughput). A low rate
+    ///     measures latency at low load.
+    ///   - whileRunning: Called once the runs were sent, with the thread ids (to inject faults).
     public func run(
-        count: Int, graph: String = "approval", timeout: Duration = .seconds(600), threadPrefix: String = "auto",
+        count: Int, graph: String = "approval", timeout: Duration = .seconds(600), threadPrefix: String = "auto", rate: Double? = nil,
         input: @escaping @Sendable (String) -> [String: JSONValue] = { ["recipient": .string("\($0)@example.com"), "subject": "the load test"] },
         answer: @escaping @Sendable (JSONValue) -> JSONValue = { _ in ["approved": true] },
         whileRunning: (@Sendable ([String]) async throws -> Void)? = nil
@@ -95,9 +97,21 @@ public struct LoadDriver: Sendable {
                 }
             }
             group.addTask {
-                try await client.send(threads.map { thread in
+                let commands = threads.map { thread in
                     CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: graph, input: input(thread), config: nil, ifBusy: .reject))
-                })
+                }
+                if let rate, rate > 0 {
+                    let clock = ContinuousClock()
+                    let interval = Duration.seconds(1 / rate)
+                    var next = clock.now
+                    for command in commands {
+                        try await client.send(command)
+                        next += interval
+                        try await clock.sleep(until: next)
+                    }
+                } else {
+                    try await client.send(commands)
+                }
                 try await whileRunning?(threads)
             }
             group.addTask {
