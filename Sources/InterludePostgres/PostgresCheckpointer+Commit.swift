@@ -19,15 +19,55 @@ extension PostgresCheckpointer {
         return try await version(of: rows, commit)
     }
 
-    /// Applies commits to different threads in one round trip, each atomic on its own (a
-    /// libpq pipeline with a sync point after each commit): a conflict or a refused value in
-    /// one leaves the others applied. Commits to the same thread must be in order; a later
-    /// one fails when an earlier one did.
+    /// Applies commits to different threads in one round trip, each compared-and-set on its own:
+    /// a conflict in one leaves the others applied. Commits to distinct threads go in one
+    /// statement; when that statement fails (a value PostgreSQL refuses, say), or commits name a
+    /// thread twice, they go again as a libpq pipeline with a sync point after each commit, so
+    /// the refusal stays with its own thread. Commits to the same thread must be in order; a
+    /// later one fails when an earlier one did.
     /// - Returns: Per commit, the new version or the error ``commit(_:)`` would have thrown.
     /// - Throws: `GraphError` `.storage` when the round trip itself failed (then none of the
     ///   results is known: re-read before retrying).
     public func commitBatch(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>] {
         guard !commits.isEmpty else { return [] }
+        if commits.count > 1, Set(commits.map(\.threadID)).count == commits.count,
+            let outcomes = try await commitMany(commits)
+        {
+            return outcomes
+        }
+        return try await commitEach(commits)
+    }
+
+    /// One statement for commits to distinct threads; `nil` when the statement failed as a
+    /// whole (nothing was written).
+    private func commitMany(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>]? {
+        // One lock order for every batch: fewer deadlocks between racing workers.
+        let sorted = commits.sorted { $0.threadID < $1.threadID }
+        guard let parameters = try? Self.parameters(of: sorted, threadColumns: true) else { return nil }
+        let rows: PostgresRows
+        do {
+            rows = try await pool.query(Statements.commitMany, parameters)
+        } catch let error as PostgresError where !error.isRetriable {
+            logger.debug("a batched commit was refused as a whole; committing its threads one by one", metadata: ["pg.sqlstate": "\(error.sqlState?.code ?? "")"])
+            return nil
+        } catch {
+            throw GraphError(.storage, "PostgreSQL could not commit \(commits.count) threads: \(error)", underlying: error)
+        }
+        var versions: [String: Int64] = [:]
+        for row in rows { versions[try row.decode(String.self, at: 0)] = try row.decode(Int64.self, at: 1) }
+        var outcomes: [Result<Int64, any Error>] = []
+        for commit in commits {
+            if let version = versions[commit.threadID] {
+                outcomes.append(.success(version))
+            } else {
+                do { outcomes.append(.success(try await version(of: PostgresRows(columns: [], rows: [], affectedRows: 0), commit))) } catch { outcomes.append(.failure(error)) }
+            }
+        }
+        return outcomes
+    }
+
+    /// A pipeline of single-thread commit statements, each its own transaction.
+    private func commitEach(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>] {
         var statements: [(PostgresStatement, [PostgresValue])] = []
         var prepared: [Result<Void, any Error>] = []
         for commit in commits {
@@ -86,71 +126,94 @@ extension PostgresCheckpointer {
             underlying: error)
     }
 
-    /// The commit statement's parameters, in `$n` order.
+    /// The single-thread commit statement's parameters, in `$n` order.
     static func parameters(of commit: StepCommit) throws -> [PostgresValue] {
-        var values: [PostgresValue] = [
-            .text(commit.threadID), .int64(commit.expectedVersion), .uuid(commit.head), .text(commit.status.rawValue),
-            .text(commit.failureReason), .text(commit.graph.name), .int32(Int32(commit.graph.version)),
-            .double(commit.committedAt.timeIntervalSince1970),
-        ]
+        try parameters(of: [commit], threadColumns: false)
+    }
 
-        let checkpoints = commit.checkpoints.map(\.checkpoint)
+    /// The parameters of a commit statement: thread arrays (one element per commit), then the
+    /// rows of every commit, table by table. With `threadColumns` (the many-thread statement)
+    /// each table's rows start with a thread id array (the outbox's ends with one); without,
+    /// the thread values are scalars and only one commit is given.
+    static func parameters(of commits: [StepCommit], threadColumns: Bool) throws -> [PostgresValue] {
+        var values: [PostgresValue]
+        if threadColumns {
+            values = [
+                .textArray(commits.map(\.threadID)), .int64Array(commits.map(\.expectedVersion)), .uuidArray(commits.map(\.head)),
+                .textArray(commits.map(\.status.rawValue)), .textArray(commits.map(\.failureReason)), .textArray(commits.map(\.graph.name)),
+                .int32Array(commits.map { Int32($0.graph.version) }), .doubleArray(commits.map(\.committedAt.timeIntervalSince1970)),
+            ]
+        } else {
+            let commit = commits[0]
+            values = [
+                .text(commit.threadID), .int64(commit.expectedVersion), .uuid(commit.head), .text(commit.status.rawValue),
+                .text(commit.failureReason), .text(commit.graph.name), .int32(Int32(commit.graph.version)),
+                .double(commit.committedAt.timeIntervalSince1970),
+            ]
+        }
+        func owners<T>(_ rows: [(String, T)]) -> [PostgresValue] { threadColumns ? [.textArray(rows.map(\.0))] : [] }
+
+        let checkpoints = commits.flatMap { commit in commit.checkpoints.map { (commit.threadID, $0.checkpoint) } }
         var metadata: [Data?] = []
         var shadowed: [Data?] = []
-        for checkpoint in checkpoints {
+        for (_, checkpoint) in checkpoints {
             metadata.append(JSONValue.object(checkpoint.metadataObject).jsonData)
             let own = checkpoint.metadata.filter { derivedMetadataKeys.contains($0.key) }
             shadowed.append(own.isEmpty ? nil : JSONValue.object(own).jsonData)
         }
-        values += [
-            .uuidArray(checkpoints.map(\.id)), .uuidArray(checkpoints.map(\.parentID)),
-            .int32Array(checkpoints.map { Int32($0.step) }), .textArray(checkpoints.map(\.source.rawValue)),
-            .textArray(checkpoints.map(\.graph.name)), .int32Array(checkpoints.map { Int32($0.graph.version) }),
-            .jsonbArray(checkpoints.map { Self.versionsJSON($0.channelVersions).jsonData }),
-            .jsonbArray(checkpoints.map { JSONValue.object($0.versionsSeen.mapValues(Self.versionsJSON)).jsonData }),
+        values += owners(checkpoints) + [
+            .uuidArray(checkpoints.map(\.1.id)), .uuidArray(checkpoints.map(\.1.parentID)),
+            .int32Array(checkpoints.map { Int32($0.1.step) }), .textArray(checkpoints.map(\.1.source.rawValue)),
+            .textArray(checkpoints.map(\.1.graph.name)), .int32Array(checkpoints.map { Int32($0.1.graph.version) }),
+            .jsonbArray(checkpoints.map { Self.versionsJSON($0.1.channelVersions).jsonData }),
+            .jsonbArray(checkpoints.map { JSONValue.object($0.1.versionsSeen.mapValues(Self.versionsJSON)).jsonData }),
             .jsonbArray(metadata), .jsonbArray(shadowed),
-            .doubleArray(checkpoints.map(\.createdAt.timeIntervalSince1970)),
+            .doubleArray(checkpoints.map(\.1.createdAt.timeIntervalSince1970)),
         ]
 
-        let blobs = commit.checkpoints.flatMap(\.blobs)
-        values += [
-            .textArray(blobs.map(\.channel)), .uuidArray(blobs.map(\.version)),
-            .textArray(blobs.map { $0.encoding == .full ? "full" : "append_delta" }),
-            .uuidArray(blobs.map(\.base)), .int32Array(blobs.map { Int32($0.depth) }), .byteaArray(blobs.map(\.data)),
+        let blobs = commits.flatMap { commit in commit.checkpoints.flatMap(\.blobs).map { (commit.threadID, $0) } }
+        values += owners(blobs) + [
+            .textArray(blobs.map(\.1.channel)), .uuidArray(blobs.map(\.1.version)),
+            .textArray(blobs.map { $0.1.encoding == .full ? "full" : "append_delta" }),
+            .uuidArray(blobs.map(\.1.base)), .int32Array(blobs.map { Int32($0.1.depth) }), .byteaArray(blobs.map(\.1.data)),
         ]
 
         // A later write with the same (checkpoint, task, index) replaces an earlier one in place.
-        let writes = deduplicated(
-            commit.writes.flatMap { batch in batch.writes.map { (batch.checkpointID, $0) } },
-            key: { WriteKey(checkpoint: $0.0, task: $0.1.taskID, index: $0.1.index) })
-        values += [
-            .uuidArray(writes.map(\.0)), .textArray(writes.map(\.1.taskID)), .int32Array(writes.map { Int32($0.1.index) }),
-            .textArray(writes.map(\.1.node)), .textArray(writes.map(\.1.channel)), .byteaArray(writes.map(\.1.value)),
+        let writes = commits.flatMap { commit in
+            deduplicated(
+                commit.writes.flatMap { batch in batch.writes.map { (batch.checkpointID, $0) } },
+                key: { WriteKey(checkpoint: $0.0, task: $0.1.taskID, index: $0.1.index) }
+            ).map { (commit.threadID, $0) }
+        }
+        values += owners(writes) + [
+            .uuidArray(writes.map(\.1.0)), .textArray(writes.map(\.1.1.taskID)), .int32Array(writes.map { Int32($0.1.1.index) }),
+            .textArray(writes.map(\.1.1.node)), .textArray(writes.map(\.1.1.channel)), .byteaArray(writes.map(\.1.1.value)),
         ]
 
-        let interrupts = deduplicated(commit.interrupts, key: \.id)
-        values += [
-            .textArray(interrupts.map(\.id)), .uuidArray(interrupts.map(\.checkpointID)),
-            .textArray(interrupts.map(\.taskID)), .textArray(interrupts.map(\.node)),
-            .jsonbArray(interrupts.map { $0.value.jsonData }), .textArray(interrupts.map(\.status.rawValue)),
-            .doubleArray(interrupts.map { $0.deadline?.timeIntervalSince1970 }),
-            .jsonbArray(try interrupts.map { try $0.onTimeout.map(json) }),
-            .doubleArray(interrupts.map(\.createdAt.timeIntervalSince1970)),
-            .doubleArray(interrupts.map { $0.resolvedAt?.timeIntervalSince1970 }),
-            .textArray(interrupts.map(\.resolvedBy)),
+        let interrupts = commits.flatMap { commit in deduplicated(commit.interrupts, key: \.id).map { (commit.threadID, $0) } }
+        values += owners(interrupts) + [
+            .textArray(interrupts.map(\.1.id)), .uuidArray(interrupts.map(\.1.checkpointID)),
+            .textArray(interrupts.map(\.1.taskID)), .textArray(interrupts.map(\.1.node)),
+            .jsonbArray(interrupts.map { $0.1.value.jsonData }), .textArray(interrupts.map(\.1.status.rawValue)),
+            .doubleArray(interrupts.map { $0.1.deadline?.timeIntervalSince1970 }),
+            .jsonbArray(try interrupts.map { try $0.1.onTimeout.map(json) }),
+            .doubleArray(interrupts.map(\.1.createdAt.timeIntervalSince1970)),
+            .doubleArray(interrupts.map { $0.1.resolvedAt?.timeIntervalSince1970 }),
+            .textArray(interrupts.map(\.1.resolvedBy)),
         ]
 
-        let commands = deduplicated(commit.extras.commands, key: \.commandID)
+        // A ledger entry belongs to the thread its commit writes (its own thread id, always).
+        let commands = commits.flatMap { commit in deduplicated(commit.extras.commands, key: \.commandID).map { (commit.threadID, $0) } }
         values += [
-            .textArray(commands.map(\.commandID)), .textArray(commands.map(\.threadID)), .textArray(commands.map(\.kind)),
-            .textArray(commands.map(\.status.rawValue)), .textArray(commands.map(\.outcome)),
+            .textArray(commands.map(\.1.commandID)), .textArray(commands.map { threadColumns ? $0.0 : $0.1.threadID }),
+            .textArray(commands.map(\.1.kind)), .textArray(commands.map(\.1.status.rawValue)), .textArray(commands.map(\.1.outcome)),
         ]
 
-        let outbox = commit.extras.outbox
+        let outbox = commits.flatMap { commit in commit.extras.outbox.map { (commit.threadID, $0) } }
         values += [
-            .textArray(outbox.map(\.id)), .textArray(outbox.map(\.topic)), .textArray(outbox.map(\.key)),
-            .byteaArray(outbox.map(\.payload)), .jsonbArray(try outbox.map { try json($0.headers) }),
-        ]
+            .textArray(outbox.map(\.1.id)), .textArray(outbox.map(\.1.topic)), .textArray(outbox.map(\.1.key)),
+            .byteaArray(outbox.map(\.1.payload)), .jsonbArray(try outbox.map { try json($0.1.headers) }),
+        ] + owners(outbox)
         return values
     }
 

@@ -43,7 +43,7 @@ extension PostgresCheckpointer {
 
     /// A checkpoint with the blob rows of its chains and its write rows (columns of the
     /// blobs and writes statements).
-    static func tuple(_ checkpoint: Checkpoint, blobRows: PostgresRows, writeRows: PostgresRows) throws -> CheckpointTuple {
+    static func tuple(_ checkpoint: Checkpoint, blobRows: some Sequence<PostgresRow>, writeRows: some Sequence<PostgresRow>) throws -> CheckpointTuple {
         var blobs: [BlobKey: ChannelBlob] = [:]
         for row in blobRows {
             let blob = try decodeBlob(row)

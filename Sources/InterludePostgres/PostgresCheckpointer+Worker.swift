@@ -52,31 +52,47 @@ extension PostgresCheckpointer {
 
     /// For each (command, thread): the command's ledger entry and the thread as a run starts
     /// from it (record, head checkpoint with blobs and writes, interrupts), all in one round
-    /// trip (a libpq pipeline of six statements per command).
+    /// trip: six statements over arrays of ids, whatever the number of commands, in one libpq
+    /// pipeline.
     public func loadCommands(_ requests: [(commandID: String, threadID: String)]) async throws -> [(CommandRecord?, ThreadSnapshot?)] {
         guard !requests.isEmpty else { return [] }
-        var statements: [(PostgresStatement, [PostgresValue])] = []
-        statements.reserveCapacity(requests.count * 6)
-        let head = Self.checkpointOrHead(nil)
-        for request in requests {
-            let thread = PostgresValue.text(request.threadID)
-            statements += [
-                (Statements.command, [.text(request.commandID)]),
-                (Statements.thread, [thread]),
-                (Statements.checkpoint, [thread, .uuid(CheckpointID?.none)]),
-                (Statements.blobs, [thread, head]),
-                (Statements.writes, [thread, head]),
-                (Statements.interrupts, [thread]),
-            ]
-        }
+        let threads = PostgresValue.textArray(Array(Set(requests.map(\.threadID))))
         return try await storage("load \(requests.count) commands") {
-            let results = try await pool.withConnection { try await $0.pipeline(statements) }
-            return try requests.indices.map { i in
-                let r = Array(results[(i * 6)..<(i * 6 + 6)])
-                let command = try r[0].first.map(Self.decodeCommand)
-                guard let row = r[1].first else { return (command, nil) }
-                let tuple = try r[2].first.map { try Self.tuple(try Self.decodeCheckpoint($0), blobRows: r[3], writeRows: r[4]) }
-                let snapshot = ThreadSnapshot(record: try Self.decodeThread(requests[i].threadID, row), tuple: tuple, interrupts: try r[5].map(Self.decodeInterrupt))
+            let r = try await pool.withConnection { connection in
+                try await connection.pipeline([
+                    (Statements.commandsMany, [.textArray(requests.map(\.commandID))]),
+                    (Statements.threadsMany, [threads]),
+                    (Statements.headsMany, [threads]),
+                    (Statements.headBlobsMany, [threads]),
+                    (Statements.headWritesMany, [threads]),
+                    (Statements.interruptsMany, [threads]),
+                ])
+            }
+            var commands: [String: CommandRecord] = [:]
+            for row in r[0] {
+                let command = try Self.decodeCommand(row)
+                commands[command.commandID] = command
+            }
+            /// Rows of one statement by thread id, found in column `column`.
+            func byThread(_ rows: PostgresRows, _ column: Int) throws -> [String: [PostgresRow]] {
+                var grouped: [String: [PostgresRow]] = [:]
+                for row in rows { grouped[try row.decode(String.self, at: column), default: []].append(row) }
+                return grouped
+            }
+            let records = try byThread(r[1], 7)
+            let heads = try byThread(r[2], 11)
+            let blobs = try byThread(r[3], 6)
+            let writes = try byThread(r[4], 6)
+            let interrupts = try byThread(r[5], 0)
+            return try requests.map { request in
+                let command = commands[request.commandID]
+                guard let row = records[request.threadID]?.first else { return (command, nil) }
+                let tuple = try heads[request.threadID]?.first.map {
+                    try Self.tuple(try Self.decodeCheckpoint($0), blobRows: blobs[request.threadID] ?? [], writeRows: writes[request.threadID] ?? [])
+                }
+                let snapshot = ThreadSnapshot(
+                    record: try Self.decodeThread(request.threadID, row), tuple: tuple,
+                    interrupts: try (interrupts[request.threadID] ?? []).map(Self.decodeInterrupt))
                 return (command, snapshot)
             }
         }
