@@ -8,7 +8,7 @@ extension PostgresCheckpointer {
     ///   version (0 and the thread exists, or the thread moved on); `.duplicateCommand` when a
     ///   command of the commit is already final in the ledger. Either way nothing was written.
     public func commit(_ commit: StepCommit) async throws -> Int64 {
-        let parameters = try Self.parameters(of: commit)
+        let parameters = try Self.parameters(of: [commit])
         let rows: PostgresRows = try await storage("commit to thread '\(commit.threadID)'") {
             do {
                 return try await pool.query(Statements.commit, parameters)
@@ -31,7 +31,7 @@ extension PostgresCheckpointer {
     public func commitBatch(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>] {
         guard !commits.isEmpty else { return [] }
         if commits.count > 1, Set(commits.map(\.threadID)).count == commits.count,
-            let outcomes = try await commitMany(commits)
+            let outcomes = try await commitTogether(commits)
         {
             return outcomes
         }
@@ -40,13 +40,13 @@ extension PostgresCheckpointer {
 
     /// One statement for commits to distinct threads; `nil` when the statement failed as a
     /// whole (nothing was written).
-    private func commitMany(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>]? {
+    private func commitTogether(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>]? {
         // One lock order for every batch: fewer deadlocks between racing workers.
         let sorted = commits.sorted { $0.threadID < $1.threadID }
-        guard let parameters = try? Self.parameters(of: sorted, threadColumns: true) else { return nil }
+        guard let parameters = try? Self.parameters(of: sorted) else { return nil }
         let rows: PostgresRows
         do {
-            rows = try await pool.query(Statements.commitMany, parameters)
+            rows = try await pool.query(Statements.commit, parameters)
         } catch let error as PostgresError where !error.isRetriable {
             logger.debug("a batched commit was refused as a whole; committing its threads one by one", metadata: ["pg.sqlstate": "\(error.sqlState?.code ?? "")"])
             return nil
@@ -66,13 +66,13 @@ extension PostgresCheckpointer {
         return outcomes
     }
 
-    /// A pipeline of single-thread commit statements, each its own transaction.
+    /// A pipeline of one commit statement per thread, each its own transaction.
     private func commitEach(_ commits: [StepCommit]) async throws -> [Result<Int64, any Error>] {
         var statements: [(PostgresStatement, [PostgresValue])] = []
         var prepared: [Result<Void, any Error>] = []
         for commit in commits {
             do {
-                statements.append((Statements.commit, try Self.parameters(of: commit)))
+                statements.append((Statements.commit, try Self.parameters(of: [commit])))
                 prepared.append(.success(()))
             } catch {
                 prepared.append(.failure(error))
@@ -100,7 +100,7 @@ extension PostgresCheckpointer {
 
     /// The new version a commit statement returned, or why it wrote nothing.
     private func version(of rows: PostgresRows, _ commit: StepCommit) async throws -> Int64 {
-        if let version = try rows.first?.decode(Int64.self, at: 0) { return version }
+        if let version = try rows.first?.decode(Int64.self, at: 1) { return version }
         let current = try await thread(commit.threadID)?.version ?? 0
         if current == commit.expectedVersion, !commit.extras.commands.isEmpty {
             // The thread was where the writer expected: the ledger guard refused the commit.
@@ -126,32 +126,15 @@ extension PostgresCheckpointer {
             underlying: error)
     }
 
-    /// The single-thread commit statement's parameters, in `$n` order.
-    static func parameters(of commit: StepCommit) throws -> [PostgresValue] {
-        try parameters(of: [commit], threadColumns: false)
-    }
-
-    /// The parameters of a commit statement: thread arrays (one element per commit), then the
-    /// rows of every commit, table by table. With `threadColumns` (the many-thread statement)
-    /// each table's rows start with a thread id array (the outbox's ends with one); without,
-    /// the thread values are scalars and only one commit is given.
-    static func parameters(of commits: [StepCommit], threadColumns: Bool) throws -> [PostgresValue] {
-        var values: [PostgresValue]
-        if threadColumns {
-            values = [
-                .textArray(commits.map(\.threadID)), .int64Array(commits.map(\.expectedVersion)), .uuidArray(commits.map(\.head)),
-                .textArray(commits.map(\.status.rawValue)), .textArray(commits.map(\.failureReason)), .textArray(commits.map(\.graph.name)),
-                .int32Array(commits.map { Int32($0.graph.version) }), .doubleArray(commits.map(\.committedAt.timeIntervalSince1970)),
-            ]
-        } else {
-            let commit = commits[0]
-            values = [
-                .text(commit.threadID), .int64(commit.expectedVersion), .uuid(commit.head), .text(commit.status.rawValue),
-                .text(commit.failureReason), .text(commit.graph.name), .int32(Int32(commit.graph.version)),
-                .double(commit.committedAt.timeIntervalSince1970),
-            ]
-        }
-        func owners<T>(_ rows: [(String, T)]) -> [PostgresValue] { threadColumns ? [.textArray(rows.map(\.0))] : [] }
+    /// The commit statement's parameters: thread arrays (one element per commit), then the
+    /// rows of every commit, table by table, each table's rows with their thread id.
+    static func parameters(of commits: [StepCommit]) throws -> [PostgresValue] {
+        var values: [PostgresValue] = [
+            .textArray(commits.map(\.threadID)), .int64Array(commits.map(\.expectedVersion)), .uuidArray(commits.map(\.head)),
+            .textArray(commits.map(\.status.rawValue)), .textArray(commits.map(\.failureReason)), .textArray(commits.map(\.graph.name)),
+            .int32Array(commits.map { Int32($0.graph.version) }), .doubleArray(commits.map(\.committedAt.timeIntervalSince1970)),
+        ]
+        func owners<T>(_ rows: [(String, T)]) -> [PostgresValue] { [.textArray(rows.map(\.0))] }
 
         let checkpoints = commits.flatMap { commit in commit.checkpoints.map { (commit.threadID, $0.checkpoint) } }
         var metadata: [Data?] = []
@@ -205,7 +188,7 @@ extension PostgresCheckpointer {
         // A ledger entry belongs to the thread its commit writes (its own thread id, always).
         let commands = commits.flatMap { commit in deduplicated(commit.extras.commands, key: \.commandID).map { (commit.threadID, $0) } }
         values += [
-            .textArray(commands.map(\.1.commandID)), .textArray(commands.map { threadColumns ? $0.0 : $0.1.threadID }),
+            .textArray(commands.map(\.1.commandID)), .textArray(commands.map(\.0)),
             .textArray(commands.map(\.1.kind)), .textArray(commands.map(\.1.status.rawValue)), .textArray(commands.map(\.1.outcome)),
         ]
 

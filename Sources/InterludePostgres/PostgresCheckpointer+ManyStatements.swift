@@ -1,12 +1,15 @@
-/// The SQL of batched loads and commits: one statement serves many threads, each row carrying
+/// The SQL that serves many threads at once (commits and batched loads), each row carrying
 /// its thread id (as the last column of reads, so the single-thread decoders apply).
 extension PostgresCheckpointer.Statements {
-    /// Commits to many threads in one statement: each thread compares-and-sets its own
-    /// version (and is skipped when a command of its commit is already final in the ledger);
-    /// every other row is written only for the threads that won. Returns the winners and their
-    /// new versions. Threads must be distinct; sorted input keeps row locks in one order.
-    static let commitMany = PostgresStatement(
-        "checkpointer.commit_many",
+    /// Commits to one or many threads in one statement (atomic, one round trip): each thread
+    /// compares-and-sets its own version (UPDATE when the writer read a version, INSERT for a
+    /// new thread; neither when a command of its commit is already final in the ledger), and
+    /// every other row is written only for the threads that won. Ledger entries are inserted,
+    /// or updated while `started`. Returns the winners and their new versions. Threads must be
+    /// distinct; sorted input keeps row locks in one order. Arrays travel as `unnest`
+    /// parameters; rows carry their thread id.
+    static let commit = PostgresStatement(
+        "checkpointer.commit",
         sql: """
             WITH input AS (
                 SELECT * FROM unnest($1::text[], $2::int8[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::float8[])
