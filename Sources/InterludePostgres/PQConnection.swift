@@ -247,9 +247,7 @@ final class PQConnection {
         let deadline = Deadline(limit: queryDeadline)
         var names: [String] = []
         for (statement, parameters) in statements { names.append(try prepare(statement, parameters, deadline)) }
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: "pipeline")
-        }
+        try send("pipeline") { PQenterPipelineMode(handle) }
         defer { PQexitPipelineMode(handle) }
         for (i, (statement, parameters)) in statements.enumerated() {
             try sendPrepared(statement, serverName: names[i], parameters)
