@@ -11,23 +11,21 @@ extension PQConnection {
     ///   broke, a statement could not be prepared).
     func executeEach(_ statements: [(PostgresStatement, [PostgresValue])]) throws(PostgresError) -> [Result<PostgresRows, PostgresError>] {
         guard !statements.isEmpty else { return [] }
+        let deadline = Deadline(limit: queryDeadline)
         var names: [String] = []
-        for (statement, parameters) in statements { names.append(try prepare(statement, parameters)) }
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw pipelineFailure("pipeline")
-        }
+        for (statement, parameters) in statements { names.append(try prepare(statement, parameters, deadline)) }
+        try send("pipeline") { PQenterPipelineMode(handle) }
         defer { PQexitPipelineMode(handle) }
         for (i, (statement, parameters)) in statements.enumerated() {
-            let sent = withParameters(parameters) { values, lengths, formats in
-                PQsendQueryPrepared(handle, names[i], Int32(parameters.count), values, lengths, formats, 1)
-            }
-            guard sent == 1, PQpipelineSync(handle) == 1 else { throw pipelineFailure(statement.name) }
+            try sendPrepared(statement, serverName: names[i], parameters)
+            try send(statement.name) { PQpipelineSync(handle) }
         }
+        try flush("pipeline", deadline)
         var results: [Result<PostgresRows, PostgresError>] = []
         results.reserveCapacity(statements.count)
         for (statement, _) in statements {
             // A statement yields its result, then NULL, then its sync point.
-            let result = PQgetResult(handle)
+            let result = try nextResult(statement.name, deadline)
             do throws(PostgresError) {
                 try check(result, statement: statement.name)
                 results.append(.success(Self.rows(of: result!)))
@@ -35,16 +33,12 @@ extension PQConnection {
                 results.append(.failure(error))
             }
             PQclear(result)
-            while let extra = PQgetResult(handle) { PQclear(extra) }
-            // Then this statement's sync point.
-            if let sync = PQgetResult(handle) { PQclear(sync) }
+            while let extra = try nextResult(statement.name, deadline) { PQclear(extra) }
+            if let sync = try nextResult("pipeline", deadline) { PQclear(sync) }
         }
-        if isBroken { throw pipelineFailure("pipeline") }
+        if isLost {
+            throw PostgresError(.connectionLost, "the connection was lost during a pipeline: \(String(cString: PQerrorMessage(handle)))", statement: "pipeline")
+        }
         return results
-    }
-
-    private func pipelineFailure(_ statement: String) -> PostgresError {
-        let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
-        return PostgresError(isBroken ? .connectionLost : .server, "pipeline failed: \(message)", statement: statement)
     }
 }

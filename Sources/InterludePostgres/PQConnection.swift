@@ -5,34 +5,109 @@ import Logging
 /// Owns one libpq connection (`PGconn`) and frees it in `deinit`.
 ///
 /// Not thread-safe, like `PGconn` itself: a `PQConnection` is created, used and released on
-/// its ``ConnectionThread`` only. All calls block; that is why they never run on Swift's
-/// cooperative thread pool.
+/// its ``ConnectionThread`` only. The connection is in libpq's non-blocking mode: every call
+/// sends, then waits for the server's answer with `poll()` on the socket, bounded by the
+/// connection's query deadline (`PQConnection+Wait.swift`). The waits block the thread; that is
+/// why they never run on Swift's cooperative thread pool.
 final class PQConnection {
     let handle: OpaquePointer
     private let notices: NoticeSink
     /// Prepared statements by statement name and parameter types -> server-side name.
     private var prepared: [String: String] = [:]
+    /// Sends cancel requests for this connection from other threads; `nil` if libpq has none.
+    let canceller: PQCanceller?
+    /// The client deadline for one call; `nil` waits for the server forever.
+    let queryDeadline: Duration?
+    /// How long the thread waits for a cancel request to reach the server before it gives the
+    /// connection up (so that a late cancel cannot hit the next statement).
+    let cancelDeliveryLimit: Duration
+    /// `true` once the server missed the query deadline: the connection must not be used again.
+    private(set) var isAbandoned = false
 
-    /// Opens a connection (blocking).
-    /// - Parameter conninfo: A libpq conninfo string or `postgres://` URL, passed through unchanged.
-    init(conninfo: String, logger: Logger) throws(PostgresError) {
+    /// Opens a connection (blocking, bounded by the connect timeout) and sets up the session.
+    /// - Parameters:
+    ///   - conninfo: A libpq conninfo string or `postgres://` URL; its keywords win over `timeouts`.
+    ///   - timeouts: Connect timeout, keepalives, statement timeout and query deadline.
+    ///   - searchPath: A validated `search_path` value, or `nil` for the server's.
+    init(conninfo: String, timeouts: PostgresConnection.Timeouts, searchPath: String?, logger: Logger) throws(PostgresError) {
+        try timeouts.validate()
         try Self.validate(conninfo)
-        guard let handle = PQconnectdb(conninfo) else {
-            throw PostgresError(.connectionFailed, "libpq could not allocate a connection")
-        }
+        let handle = try Self.open(conninfo, defaults: timeouts.libpqKeywords)
         guard PQstatus(handle) == CONNECTION_OK else {
-            let error = Self.connectError(handle, conninfo: conninfo)
+            let error = Self.connectError(handle, conninfo: conninfo, timeouts: timeouts)
             PQfinish(handle)
             throw error
         }
+        guard PQsetnonblocking(handle, 1) == 0 else {
+            let reason = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(handle)
+            throw PostgresError(.connectionFailed, "libpq could not switch the connection to non-blocking mode: \(reason)")
+        }
         self.handle = handle
         self.notices = NoticeSink(logger: logger)
+        self.canceller = PQCanceller(connection: handle, logger: logger)
+        self.queryDeadline = timeouts.effectiveQueryDeadline
+        self.cancelDeliveryLimit = timeouts.connect ?? .seconds(10)
         PQsetNoticeProcessor(handle, { context, message in
             guard let context, let message else { return }
             let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
             let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
             sink.logger.notice("postgres: \(text)")
         }, Unmanaged.passUnretained(notices).toOpaque())
+        let statementTimeout = setting("options")?.contains("statement_timeout") == true ? nil : timeouts.statementTimeoutSetting
+        if searchPath != nil || statementTimeout != nil {
+            _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout)])
+        }
+    }
+
+    private static let sessionSetup = PostgresStatement(
+        "connection.setup",
+        sql: """
+            SELECT set_config('search_path', coalesce($1::text, current_setting('search_path')), false),
+                   set_config('statement_timeout', coalesce($2::text, current_setting('statement_timeout')), false)
+            """)
+
+    /// Connects with `defaults` placed before the conninfo, so the conninfo's keywords (and
+    /// libpq's environment variables) win. Blocks until connected, refused or timed out.
+    private static func open(_ conninfo: String, defaults: [(String, String)]) throws(PostgresError) -> OpaquePointer {
+        let fromEnvironment = environmentKeywords()
+        let keywords = defaults.filter { !fromEnvironment.contains($0.0) } + [("dbname", conninfo)]
+        let cKeywords = keywords.map { strdup($0.0) }
+        let cValues = keywords.map { strdup($0.1) }
+        defer { (cKeywords + cValues).forEach { free($0) } }
+        let handle = (cKeywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { names in
+            (cValues.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { values in
+                PQconnectdbParams(names.baseAddress, values.baseAddress, 1)
+            }
+        }
+        guard let handle else { throw PostgresError(.connectionFailed, "libpq could not allocate a connection") }
+        return handle
+    }
+
+    /// Keywords that libpq's environment variables set (`PGCONNECT_TIMEOUT`, ...): the user's
+    /// settings, which our defaults must not replace.
+    private static func environmentKeywords() -> Set<String> {
+        guard let options = PQconndefaults() else { return [] }
+        defer { PQconninfoFree(options) }
+        var keywords: Set<String> = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if option.pointee.val != nil { keywords.insert(String(cString: keyword)) }
+            option += 1
+        }
+        return keywords
+    }
+
+    /// The value of a connection keyword as libpq applied it (URL, environment or default).
+    func setting(_ keyword: String) -> String? {
+        guard let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let name = option.pointee.keyword {
+            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
     }
 
     deinit { PQfinish(handle) }
@@ -54,9 +129,15 @@ final class PQConnection {
         PQconninfoFree(options)
     }
 
-    private static func connectError(_ handle: OpaquePointer, conninfo: String) -> PostgresError {
+    private static func connectError(_ handle: OpaquePointer, conninfo: String, timeouts: PostgresConnection.Timeouts) -> PostgresError {
         let raw = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
         let target = maskingPassword(conninfo)
+        if raw.contains("timeout expired") {
+            let limit = timeouts.connect.map { "the connect timeout (\($0), or connect_timeout in the URL)" } ?? "connect_timeout in the URL"
+            return PostgresError(
+                .connectionFailed,
+                "cannot connect to '\(target)': the server did not complete the connection within \(limit); check that the host and port point at a PostgreSQL server that is up and reachable")
+        }
         if raw.contains("password authentication failed") || raw.contains("no password supplied")
             || (raw.contains("role") && raw.contains("does not exist"))
         {
@@ -76,7 +157,7 @@ final class PQConnection {
     /// end of file) without blocking, so a connection the server dropped is noticed before it
     /// is handed out.
     var isHealthy: Bool {
-        guard PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) == PQTRANS_IDLE else { return false }
+        guard !isBroken, PQtransactionStatus(handle) == PQTRANS_IDLE else { return false }
         var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
         if poll(&descriptor, 1, 0) > 0 {
             if PQconsumeInput(handle) == 0 { return false }
@@ -86,7 +167,14 @@ final class PQConnection {
     }
 
     /// `true` once libpq has seen the connection break.
-    var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+    var isLost: Bool { PQstatus(handle) != CONNECTION_OK }
+
+    /// `true` when the connection must not be used again: lost, or abandoned after a timeout.
+    var isBroken: Bool { isAbandoned || isLost }
+
+    /// Gives the connection up: the server missed a deadline, or a cancel request may still
+    /// be on its way. The owner discards it.
+    func abandon() { isAbandoned = true }
 
     /// `true` inside a transaction block (also a failed one).
     var isInTransaction: Bool {
@@ -95,17 +183,17 @@ final class PQConnection {
     }
 
     /// The server-side name of the statement prepared for these parameter types, preparing
-    /// it on first use.
-    func prepare(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> String {
+    /// it on first use (one round trip, within `deadline`).
+    func prepare(_ statement: PostgresStatement, _ parameters: [PostgresValue], _ deadline: Deadline) throws(PostgresError) -> String {
         let types = parameters.map(\.oid)
         let key = statement.name + "|" + types.map(String.init).joined(separator: ",")
         if let name = prepared[key] { return name }
         let serverName = "interlude_\(prepared.count + 1)"
-        let result = types.withUnsafeBufferPointer {
-            PQprepare(handle, serverName, statement.sql, Int32(parameters.count), $0.baseAddress)
+        try send(statement.name) {
+            types.withUnsafeBufferPointer { PQsendPrepare(handle, serverName, statement.sql, Int32(parameters.count), $0.baseAddress) }
         }
-        defer { PQclear(result) }
-        try check(result, statement: statement.name)
+        try flush(statement.name, deadline)
+        _ = try collect(statement.name, deadline)
         prepared[key] = serverName
         return serverName
     }
@@ -133,42 +221,44 @@ final class PQConnection {
         }
     }
 
-    /// Runs a statement with binary parameters and binary results, preparing it on first use.
-    func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresRows {
-        let serverName = try prepare(statement, parameters)
-        let result = withParameters(parameters) { values, lengths, formats in
-            PQexecPrepared(handle, serverName, Int32(parameters.count), values, lengths, formats, 1)
+    /// Queues a prepared statement with binary parameters and binary results (not flushed).
+    func sendPrepared(_ statement: PostgresStatement, serverName: String, _ parameters: [PostgresValue]) throws(PostgresError) {
+        try send(statement.name) {
+            withParameters(parameters) { values, lengths, formats in
+                PQsendQueryPrepared(handle, serverName, Int32(parameters.count), values, lengths, formats, 1)
+            }
         }
-        defer { PQclear(result) }
-        try check(result, statement: statement.name)
-        return Self.rows(of: result!)
+    }
+
+    /// Runs a statement with binary parameters and binary results, preparing it on first use.
+    /// The whole call, preparation included, gets one query deadline.
+    func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresRows {
+        let deadline = Deadline(limit: queryDeadline)
+        let serverName = try prepare(statement, parameters, deadline)
+        try sendPrepared(statement, serverName: serverName, parameters)
+        try flush(statement.name, deadline)
+        return try collect(statement.name, deadline)
     }
 
     /// Runs several read statements in one round trip (libpq pipeline mode) and returns
-    /// their rows in order. The first failure is thrown after the pipeline is drained.
+    /// their rows in order. The first failure is thrown after the pipeline is drained. The
+    /// whole pipeline, preparation included, gets one query deadline.
     func executePipeline(_ statements: [(PostgresStatement, [PostgresValue])]) throws(PostgresError) -> [PostgresRows] {
+        let deadline = Deadline(limit: queryDeadline)
         var names: [String] = []
-        for (statement, parameters) in statements { names.append(try prepare(statement, parameters)) }
-        guard PQenterPipelineMode(handle) == 1 else {
-            throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: "pipeline")
-        }
+        for (statement, parameters) in statements { names.append(try prepare(statement, parameters, deadline)) }
+        try send("pipeline") { PQenterPipelineMode(handle) }
         defer { PQexitPipelineMode(handle) }
         for (i, (statement, parameters)) in statements.enumerated() {
-            let sent = withParameters(parameters) { values, lengths, formats in
-                PQsendQueryPrepared(handle, names[i], Int32(parameters.count), values, lengths, formats, 1)
-            }
-            guard sent == 1 else {
-                throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: statement.name)
-            }
+            try sendPrepared(statement, serverName: names[i], parameters)
         }
-        guard PQpipelineSync(handle) == 1 else {
-            throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: "pipeline")
-        }
+        try send("pipeline") { PQpipelineSync(handle) }
+        try flush("pipeline", deadline)
         var rows: [PostgresRows] = []
         var firstError: PostgresError?
         for (statement, _) in statements {
             // Each statement yields its result, then NULL.
-            let result = PQgetResult(handle)
+            let result = try nextResult(statement.name, deadline)
             do throws(PostgresError) {
                 try check(result, statement: statement.name)
                 rows.append(Self.rows(of: result!))
@@ -176,10 +266,10 @@ final class PQConnection {
                 if firstError == nil { firstError = error }
             }
             PQclear(result)
-            while let extra = PQgetResult(handle) { PQclear(extra) }
+            while let extra = try nextResult(statement.name, deadline) { PQclear(extra) }
         }
         // Then the sync point.
-        while let result = PQgetResult(handle) {
+        while let result = try nextResult("pipeline", deadline) {
             let done = PQresultStatus(result) == PGRES_PIPELINE_SYNC
             PQclear(result)
             if done { break }
@@ -191,15 +281,39 @@ final class PQConnection {
     /// Runs SQL without parameters through the simple protocol: transaction control and the
     /// library's own migration scripts (which may hold several statements).
     func executeScript(_ sql: String, name: String) throws(PostgresError) {
-        let result = PQexec(handle, sql)
-        defer { PQclear(result) }
-        try check(result, statement: name)
+        let deadline = Deadline(limit: queryDeadline)
+        try send(name) { PQsendQuery(handle, sql) }
+        try flush(name, deadline)
+        _ = try collect(name, deadline)
+    }
+
+    /// Reads every result of the command sent last, until libpq reports none left. Throws the
+    /// first failure once all are read (so the connection is idle again), else returns the
+    /// last result's rows.
+    func collect(_ statement: String, _ deadline: Deadline) throws(PostgresError) -> PostgresRows {
+        var rows: PostgresRows?
+        var firstError: PostgresError?
+        while let result = try nextResult(statement, deadline) {
+            do throws(PostgresError) {
+                try check(result, statement: statement)
+                rows = Self.rows(of: result)
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+            PQclear(result)
+        }
+        if let firstError { throw firstError }
+        guard let rows else { throw lastError(statement) }
+        return rows
+    }
+
+    /// libpq's last error as a `PostgresError` for `statement`.
+    func lastError(_ statement: String) -> PostgresError {
+        failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: statement)
     }
 
     func check(_ result: OpaquePointer?, statement: String) throws(PostgresError) {
-        guard let result else {
-            throw failure(sqlState: nil, message: String(cString: PQerrorMessage(handle)), constraint: nil, statement: statement)
-        }
+        guard let result else { throw lastError(statement) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             return
@@ -218,10 +332,16 @@ final class PQConnection {
         if sqlState?.messageMayQuoteValues == true {
             text = "a parameter or stored value was not valid for its type (details withheld: they may quote parameter values)"
         }
-        if isBroken {
+        if isLost {
             return PostgresError(
                 .connectionLost,
                 "the connection was lost: \(text); any open transaction was rolled back, retry on a new connection",
+                sqlState: sqlState, statement: statement, constraint: constraint)
+        }
+        if sqlState == .queryCanceled {
+            return PostgresError(
+                .timedOut,
+                "the server cancelled the statement (\(text)); it ran past the statement timeout or an administrator cancelled it. Retry; if it keeps happening, make the statement faster or raise PostgresConnection.Timeouts.statement",
                 sqlState: sqlState, statement: statement, constraint: constraint)
         }
         if sqlState == .undefinedTable || sqlState == .invalidSchemaName {

@@ -27,13 +27,25 @@ public final class PostgresCheckpointer: Checkpointer {
         public var poolSize: Int
         /// Rows deleted per statement by ``deleteThread(_:)`` and the sweeps. Default: 1000.
         public var deleteBatchSize: Int
+        /// How long a call waits for a free pooled connection before a retriable
+        /// `PostgresError` `.timedOut`. Default: 30 seconds.
+        public var acquireTimeout: Duration
+        /// Connect timeout, TCP keepalives, statement timeout and query deadline of every
+        /// connection. Default: ``PostgresConnection/Timeouts``' defaults (connect 10 s,
+        /// statement 30 s, query deadline 35 s, keepalives after 30 s idle, every 10 s, 3 probes).
+        public var timeouts: PostgresConnection.Timeouts
 
         /// Creates settings; see each property for its default.
-        public init(url: String, schema: String = "interlude", poolSize: Int = 4, deleteBatchSize: Int = 1000) {
+        public init(
+            url: String, schema: String = "interlude", poolSize: Int = 4, deleteBatchSize: Int = 1000,
+            acquireTimeout: Duration = .seconds(30), timeouts: PostgresConnection.Timeouts = .init()
+        ) {
             self.url = url
             self.schema = schema
             self.poolSize = poolSize
             self.deleteBatchSize = deleteBatchSize
+            self.acquireTimeout = acquireTimeout
+            self.timeouts = timeouts
         }
     }
 
@@ -58,7 +70,9 @@ public final class PostgresCheckpointer: Checkpointer {
         self.logger = logger
         self.migrations = try PostgresMigrations(schema: configuration.schema, logger: logger)
         self.pool = PostgresPool(
-            configuration: .init(url: configuration.url, size: configuration.poolSize, searchPath: [configuration.schema]),
+            configuration: .init(
+                url: configuration.url, size: configuration.poolSize, searchPath: [configuration.schema],
+                acquireTimeout: configuration.acquireTimeout, timeouts: configuration.timeouts),
             logger: logger, clock: clock)
     }
 
@@ -213,6 +227,8 @@ public final class PostgresCheckpointer: Checkpointer {
         do {
             return try await body()
         } catch let error as GraphError {
+            throw error
+        } catch let error as CancellationError {
             throw error
         } catch let error as PostgresError {
             throw GraphError(.storage, "PostgreSQL could not \(what()): \(error.message)", underlying: error)

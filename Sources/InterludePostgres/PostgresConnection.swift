@@ -2,14 +2,19 @@ import Foundation
 import Logging
 import Synchronization
 
-/// One connection to PostgreSQL, with an async API over libpq's blocking calls.
+/// One connection to PostgreSQL, with an async API over libpq.
 ///
 /// Every connection owns a dedicated thread that makes its libpq calls, so awaiting a query
 /// never blocks Swift's cooperative thread pool. Calls on one connection run one at a time,
 /// in order. Use ``PostgresPool`` to share a few connections between many tasks.
+///
+/// Every call is bounded (see ``Timeouts``): the server cancels a statement past the statement
+/// timeout, and a server that stops answering fails the call at the query deadline with a
+/// retriable `PostgresError` `.timedOut` and breaks the connection. Cancelling the calling task
+/// cancels its statement on the server and throws `CancellationError`; the connection stays
+/// usable.
 public final class PostgresConnection: Sendable {
     private let thread: ConnectionThread
-    private let broken = Atomic<Bool>(false)
     private let logger: Logger
 
     private init(thread: ConnectionThread, logger: Logger) {
@@ -21,47 +26,48 @@ public final class PostgresConnection: Sendable {
 
     /// Opens a connection.
     /// - Parameters:
-    ///   - url: A libpq conninfo (`host=... dbname=...`) or `postgres://` URL, passed to libpq unchanged.
+    ///   - url: A libpq conninfo (`host=... dbname=...`) or `postgres://` URL, passed to libpq;
+    ///     its own keywords win over `timeouts`.
     ///   - searchPath: Schemas to set as `search_path` after connecting. Default: `nil` (the server's default).
     ///   - logger: Receives server notices. Default: label `interlude.postgres`.
-    /// - Throws: `PostgresError` `.invalidConfiguration`, `.authenticationFailed` or `.connectionFailed`.
+    ///   - timeouts: Connect timeout, TCP keepalives, statement timeout and query deadline.
+    ///     Default: ``Timeouts/init(connect:statement:queryDeadline:keepalivesIdle:keepalivesInterval:keepalivesCount:)``'s defaults.
+    /// - Throws: `PostgresError` `.invalidConfiguration`, `.authenticationFailed` or `.connectionFailed`
+    ///   (also when the server does not complete the connection within the connect timeout).
     public static func connect(
-        url: String, searchPath: [String]? = nil, logger: Logger = Logger(label: "interlude.postgres")
+        url: String, searchPath: [String]? = nil, logger: Logger = Logger(label: "interlude.postgres"),
+        timeouts: Timeouts = Timeouts()
     ) async throws(PostgresError) -> PostgresConnection {
+        let searchPathValue = try searchPath.map { names throws(PostgresError) in try PostgresIdentifier.searchPath(names) }
         let thread = ConnectionThread(name: "interlude-postgres")
         do {
-            try await thread.run { context throws(PostgresError) in
-                context.connection = try PQConnection(conninfo: url, logger: logger)
+            try await thread.run(cancellable: false) { context throws(PostgresError) in
+                context.connection = try PQConnection(conninfo: url, timeouts: timeouts, searchPath: searchPathValue, logger: logger)
             }
         } catch {
             thread.stop()
-            throw error
+            throw error as? PostgresError ?? PostgresError(.connectionFailed, "could not open a connection", underlying: error)
         }
-        let connection = PostgresConnection(thread: thread, logger: logger)
-        if let searchPath {
-            let value = try PostgresIdentifier.searchPath(searchPath)
-            try await connection.query(Self.setSearchPath, [.text(value)])
-        }
-        return connection
+        return PostgresConnection(thread: thread, logger: logger)
     }
 
-    private static let setSearchPath = PostgresStatement(
-        "connection.set_search_path", sql: "SELECT set_config('search_path', $1, false)")
-
-    /// `true` once the connection broke; a pool discards such connections.
-    public var isBroken: Bool { broken.load(ordering: .relaxed) }
+    /// `true` once the connection broke (or missed its query deadline); a pool discards such connections.
+    public var isBroken: Bool { thread.isBroken }
 
     /// Runs a statement and returns its rows.
-    /// - Throws: `PostgresError`; `.connectionLost` (retriable) when the connection broke.
+    /// - Throws: `PostgresError`: `.connectionLost` (retriable) when the connection broke,
+    ///   `.timedOut` (retriable) at the statement timeout or query deadline. `CancellationError`
+    ///   when the task is cancelled (the statement is cancelled on the server).
     @discardableResult
-    public func query(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws(PostgresError) -> PostgresRows {
+    public func query(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws -> PostgresRows {
         try await withConnection { connection throws(PostgresError) in try connection.execute(statement, parameters) }
     }
 
     /// Runs several statements in one round trip (libpq pipeline mode) and returns each one's
     /// rows, in order. Meant for reads: the statements run in one implicit transaction that
-    /// ends at the pipeline's sync point.
-    public func pipeline(_ statements: [(PostgresStatement, [PostgresValue])]) async throws(PostgresError) -> [PostgresRows] {
+    /// ends at the pipeline's sync point. The whole pipeline gets one query deadline.
+    /// - Throws: Like ``query(_:_:)``.
+    public func pipeline(_ statements: [(PostgresStatement, [PostgresValue])]) async throws -> [PostgresRows] {
         try await withConnection { connection throws(PostgresError) in try connection.executePipeline(statements) }
     }
 
@@ -70,21 +76,22 @@ public final class PostgresConnection: Sendable {
     /// does not undo or skip the others. Meant for independent writes, such as commits to
     /// different threads.
     /// - Throws: `PostgresError` when the pipeline itself failed (the connection broke).
-    public func pipelineEach(_ statements: [(PostgresStatement, [PostgresValue])]) async throws(PostgresError) -> [Result<PostgresRows, PostgresError>] {
+    public func pipelineEach(_ statements: [(PostgresStatement, [PostgresValue])]) async throws -> [Result<PostgresRows, PostgresError>] {
         try await withConnection { connection throws(PostgresError) in try connection.executeEach(statements) }
     }
 
     /// Runs a statement and returns how many rows it inserted, updated or deleted.
-    /// - Throws: `PostgresError`; `.connectionLost` (retriable) when the connection broke.
+    /// - Throws: Like ``query(_:_:)``.
     @discardableResult
-    public func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws(PostgresError) -> Int {
+    public func execute(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws -> Int {
         try await query(statement, parameters).affectedRows
     }
 
     /// Runs `body` inside `BEGIN` ... `COMMIT`; rolls back when `body` throws.
     ///
     /// When the connection breaks mid-transaction, the server rolls the transaction back and
-    /// this throws a retriable `PostgresError` `.connectionLost`: nothing of it was written.
+    /// this throws a retriable `PostgresError` `.connectionLost` (or `.timedOut`): nothing of it
+    /// was written. The `ROLLBACK` after a failure runs even when the task was cancelled.
     /// - Parameter body: Runs the transaction's statements on this connection.
     @discardableResult
     public func withTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
@@ -95,7 +102,7 @@ public final class PostgresConnection: Sendable {
         } catch {
             if !isBroken {
                 do {
-                    try await script("ROLLBACK", name: "transaction.rollback")
+                    try await script("ROLLBACK", name: "transaction.rollback", cancellable: false)
                 } catch let rollbackError {
                     logger.warning("rollback failed: \(rollbackError)")
                 }
@@ -108,42 +115,40 @@ public final class PostgresConnection: Sendable {
 
     /// Closes the connection (after calls already queued finish).
     public func close() {
-        broken.store(true, ordering: .relaxed)
         thread.stop()
     }
 
     /// Runs SQL the library carries (transaction control, migrations) through the simple protocol.
-    func script(_ sql: String, name: String) async throws(PostgresError) {
-        try await withConnection { connection throws(PostgresError) in try connection.executeScript(sql, name: name) }
+    /// - Parameter cancellable: `false` for clean-up that must run in a cancelled task. Default: `true`.
+    func script(_ sql: String, name: String, cancellable: Bool = true) async throws {
+        try await withConnection(cancellable: cancellable) { connection throws(PostgresError) in
+            try connection.executeScript(sql, name: name)
+        }
     }
 
     /// `true` when the connection is open, idle and not closed by the server.
     func checkHealth() async -> Bool {
         guard !isBroken else { return false }
-        let healthy = (try? await thread.run { context in context.connection?.isHealthy ?? false }) ?? false
-        if !healthy { broken.store(true, ordering: .relaxed) }
+        let healthy = (try? await thread.run(cancellable: false) { context in context.connection?.isHealthy ?? false }) ?? false
+        if !healthy { thread.markBroken() }
         return healthy
     }
 
     /// Runs `body` with the libpq connection on the connection's thread.
+    /// - Parameter cancellable: Whether cancelling the task cancels the call. Default: `true`.
     func withConnection<T: Sendable>(
-        _ body: @escaping @Sendable (PQConnection) throws(PostgresError) -> T
-    ) async throws(PostgresError) -> T {
-        do throws(PostgresError) {
-            return try await thread.run { context throws(PostgresError) -> T in
-                guard let connection = context.connection else {
-                    throw PostgresError(.connectionLost, "the connection was closed")
-                }
-                do throws(PostgresError) {
-                    return try body(connection)
-                } catch {
-                    if connection.isBroken { throw PostgresError.markBroken(error) }
-                    throw error
-                }
+        cancellable: Bool = true, _ body: @escaping @Sendable (PQConnection) throws(PostgresError) -> T
+    ) async throws -> T {
+        try await thread.run(cancellable: cancellable) { context throws(PostgresError) -> T in
+            guard let connection = context.connection, !connection.isBroken else {
+                throw PostgresError(.connectionLost, "the connection was closed or discarded; use a new connection")
             }
-        } catch {
-            if error.code == .connectionLost { broken.store(true, ordering: .relaxed) }
-            throw error
+            do throws(PostgresError) {
+                return try body(connection)
+            } catch {
+                if connection.isLost { throw PostgresError.markBroken(error) }
+                throw error
+            }
         }
     }
 }

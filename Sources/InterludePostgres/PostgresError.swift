@@ -11,7 +11,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Retriable
         private enum Base: String, Sendable {
             case invalidConfiguration, connectionFailed, authenticationFailed, connectionLost
             case server, unexpectedResult, decodingFailed, schemaMissing, schemaTooNew
-            case schemaOutdated, migrationFailed, poolClosed
+            case schemaOutdated, migrationFailed, poolClosed, timedOut
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -40,6 +40,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Retriable
         public static let migrationFailed = Code(.migrationFailed)
         /// The pool was closed.
         public static let poolClosed = Code(.poolClosed)
+        /// A limit passed: the server cancelled a statement at its statement timeout, the server
+        /// did not answer within the client's query deadline (the connection is discarded), or
+        /// no pooled connection became free within the acquire timeout. Retriable.
+        public static let timedOut = Code(.timedOut)
 
         public var description: String { base.rawValue }
     }
@@ -77,9 +81,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, Retriable
     }
 
     /// `true` when the same operation may succeed if tried again: serialization failures,
-    /// deadlocks, lost or refused connections, and a server shutting down or starting up.
+    /// deadlocks, lost or refused connections, timeouts, and a server shutting down or starting up.
     public var isRetriable: Bool {
-        if code == .connectionLost || code == .connectionFailed { return true }
+        if code == .connectionLost || code == .connectionFailed || code == .timedOut { return true }
         guard let sqlState else { return false }
         return sqlState.isRetriable
     }
@@ -125,6 +129,8 @@ public struct SQLState: Hashable, Sendable, CustomStringConvertible, Expressible
     public static let crashShutdown: SQLState = "57P02"
     /// `57P03`: the server is starting up and cannot accept connections yet.
     public static let cannotConnectNow: SQLState = "57P03"
+    /// `57014`: the statement was cancelled (statement timeout or a cancel request).
+    public static let queryCanceled: SQLState = "57014"
     /// `28P01`: the password was wrong.
     public static let invalidPassword: SQLState = "28P01"
 

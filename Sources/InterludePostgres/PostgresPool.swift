@@ -10,6 +10,11 @@ import Synchronization
 /// failure is retriable (server down, restarting, starting up), so a pool survives a server
 /// restart without a process restart. A statement that was running when the connection broke
 /// fails with a retriable `PostgresError` `.connectionLost`; the pool never re-runs it.
+///
+/// A caller that finds every connection in use waits, in order of arrival, for at most
+/// ``Configuration/acquireTimeout`` (then a retriable `PostgresError` `.timedOut`); cancelling
+/// its task ends the wait at once with `CancellationError`. Every connection gets
+/// ``Configuration/timeouts``.
 public final class PostgresPool: Sendable {
     /// Pool settings.
     public struct Configuration: Sendable {
@@ -25,11 +30,19 @@ public final class PostgresPool: Sendable {
         public var initialBackoff: Duration
         /// The longest wait between attempts. Default: 2 seconds.
         public var maxBackoff: Duration
+        /// How long a caller waits for a free connection when all are in use before it gets a
+        /// retriable `PostgresError` `.timedOut`. Default: 30 seconds.
+        public var acquireTimeout: Duration
+        /// Connect timeout, TCP keepalives, statement timeout and query deadline of every
+        /// connection. Default: ``PostgresConnection/Timeouts``' defaults (connect 10 s,
+        /// statement 30 s, query deadline 35 s, keepalives after 30 s idle, every 10 s, 3 probes).
+        public var timeouts: PostgresConnection.Timeouts
 
         /// Creates settings; see each property for its default.
         public init(
             url: String, size: Int = 4, searchPath: [String]? = nil, connectAttempts: Int = 8,
-            initialBackoff: Duration = .milliseconds(50), maxBackoff: Duration = .seconds(2)
+            initialBackoff: Duration = .milliseconds(50), maxBackoff: Duration = .seconds(2),
+            acquireTimeout: Duration = .seconds(30), timeouts: PostgresConnection.Timeouts = .init()
         ) {
             self.url = url
             self.size = size
@@ -37,6 +50,8 @@ public final class PostgresPool: Sendable {
             self.connectAttempts = connectAttempts
             self.initialBackoff = initialBackoff
             self.maxBackoff = maxBackoff
+            self.acquireTimeout = acquireTimeout
+            self.timeouts = timeouts
         }
 
         /// The wait before attempt `attempt + 1` after `attempt` failures (1-based).
@@ -55,11 +70,35 @@ public final class PostgresPool: Sendable {
         case open
     }
 
+    /// A caller waiting for a connection; `id` finds it again when its task is cancelled.
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Lease, any Error>
+    }
+
     private struct State {
         var idle: [PostgresConnection] = []
         var open = 0
-        var waiters: [CheckedContinuation<Lease, any Error>] = []
+        var waiters: [Waiter] = []
+        var nextWaiterID: UInt64 = 0
         var closed = false
+
+        /// A connection or a slot to open one in, if either is free now.
+        mutating func take(size: Int) throws(PostgresError) -> Lease? {
+            if closed { throw PostgresError(.poolClosed, "the PostgreSQL pool was closed") }
+            if let connection = idle.popLast() { return .existing(connection) }
+            if open < size {
+                open += 1
+                return .open
+            }
+            return nil
+        }
+
+        /// Removes and returns the waiter `id`, if it still waits.
+        mutating func removeWaiter(_ id: UInt64) -> Waiter? {
+            guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return waiters.remove(at: index)
+        }
     }
 
     private let configuration: Configuration
@@ -85,7 +124,9 @@ public final class PostgresPool: Sendable {
 
     /// Runs `body` with a connection of the pool, then gives the connection back.
     /// - Throws: What `body` throws, or `PostgresError` when no connection could be opened
-    ///   (`.connectionFailed` is retriable) or the pool is closed (`.poolClosed`).
+    ///   (`.connectionFailed` is retriable), none became free within the acquire timeout
+    ///   (`.timedOut`, retriable) or the pool is closed (`.poolClosed`); `CancellationError`
+    ///   when the task is cancelled while it waits.
     public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         do {
@@ -135,23 +176,19 @@ public final class PostgresPool: Sendable {
             return (state.idle, state.waiters)
         }
         for connection in idle { connection.close() }
-        for waiter in waiters { waiter.resume(throwing: PostgresError(.poolClosed, "the PostgreSQL pool was closed")) }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: PostgresError(.poolClosed, "the PostgreSQL pool was closed"))
+        }
     }
 
+    /// The number of callers waiting for a connection.
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
+
     private func acquire() async throws -> PostgresConnection {
-        let lease: Lease = try await withCheckedThrowingContinuation { continuation in
-            let immediate: Result<Lease, any Error>? = state.withLock { state in
-                if state.closed { return .failure(PostgresError(.poolClosed, "the PostgreSQL pool was closed")) }
-                if let connection = state.idle.popLast() { return .success(.existing(connection)) }
-                if state.open < configuration.size {
-                    state.open += 1
-                    return .success(.open)
-                }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let immediate { continuation.resume(with: immediate) }
-        }
+        let size = configuration.size
+        let available = try state.withLock { state throws(PostgresError) in try state.take(size: size) }
+        let lease: Lease
+        if let available { lease = available } else { lease = try await waitForLease() }
         switch lease {
         case .existing(let connection):
             if await connection.checkHealth() { return connection }
@@ -160,6 +197,67 @@ public final class PostgresPool: Sendable {
             return try await openCounted()
         case .open:
             return try await openCounted()
+        }
+    }
+
+    /// Waits for a connection or a slot, at most ``Configuration/acquireTimeout``.
+    private func waitForLease() async throws -> Lease {
+        try await withThrowingTaskGroup(of: Lease?.self) { group in
+            group.addTask { try await self.enqueueWaiter() }
+            group.addTask {
+                try await self.clock.sleep(for: self.configuration.acquireTimeout)
+                return nil
+            }
+            // The first to finish decides; the other is cancelled. A lease handed over in the
+            // meantime is still taken, so none is lost.
+            var lease: Lease?
+            var timedOut = false
+            var failure: (any Error)?
+            while let result = await group.nextResult() {
+                group.cancelAll()
+                switch result {
+                case .success(let granted?): lease = granted
+                case .success(nil): timedOut = true
+                case .failure(let error): if failure == nil { failure = error }
+                }
+            }
+            if let lease { return lease }
+            if timedOut {
+                throw PostgresError(
+                    .timedOut,
+                    "no PostgreSQL connection became free within the acquire timeout (\(configuration.acquireTimeout)): all \(configuration.size) connections of the pool stayed in use. Retry later; if it keeps happening, look for long transactions, or raise the pool size or PostgresPool.Configuration.acquireTimeout")
+            }
+            throw failure ?? CancellationError()
+        }
+    }
+
+    /// Joins the queue of waiters until a connection or slot is handed over; leaves it at once
+    /// when the task is cancelled.
+    private func enqueueWaiter() async throws -> Lease {
+        let id = state.withLock { state in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        let size = configuration.size
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate = state.withLock { state -> Result<Lease, any Error>? in
+                    do throws(PostgresError) {
+                        if let lease = try state.take(size: size) { return .success(lease) }
+                    } catch {
+                        return .failure(error)
+                    }
+                    // Checked under the lock the cancellation handler takes: either it runs
+                    // after this and finds the waiter, or the task is already marked cancelled.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters.append(Waiter(id: id, continuation: continuation))
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.removeWaiter(id) }
+            waiter?.continuation.resume(throwing: CancellationError())
         }
     }
 
@@ -178,7 +276,8 @@ public final class PostgresPool: Sendable {
         while true {
             do {
                 return try await PostgresConnection.connect(
-                    url: configuration.url, searchPath: configuration.searchPath, logger: logger)
+                    url: configuration.url, searchPath: configuration.searchPath, logger: logger,
+                    timeouts: configuration.timeouts)
             } catch {
                 guard error.isRetriable, attempt < configuration.connectAttempts else { throw error }
                 let delay = configuration.backoff(after: attempt)
@@ -197,7 +296,7 @@ public final class PostgresPool: Sendable {
             slotFreed()
             return
         }
-        let (waiter, closeIt) = state.withLock { state -> (CheckedContinuation<Lease, any Error>?, Bool) in
+        let (waiter, closeIt) = state.withLock { state -> (Waiter?, Bool) in
             if state.closed {
                 state.open -= 1
                 return (nil, true)
@@ -207,16 +306,16 @@ public final class PostgresPool: Sendable {
             return (nil, false)
         }
         if closeIt { connection.close() }
-        waiter?.resume(returning: .existing(connection))
+        waiter?.continuation.resume(returning: .existing(connection))
     }
 
     /// A connection slot became free: give it to a waiter (who opens a new one) or drop it.
     private func slotFreed() {
-        let waiter = state.withLock { state -> CheckedContinuation<Lease, any Error>? in
+        let waiter = state.withLock { state -> Waiter? in
             if !state.closed, !state.waiters.isEmpty { return state.waiters.removeFirst() }
             state.open -= 1
             return nil
         }
-        waiter?.resume(returning: .open)
+        waiter?.continuation.resume(returning: .open)
     }
 }

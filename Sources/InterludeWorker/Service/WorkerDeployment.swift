@@ -24,7 +24,10 @@ import ServiceLifecycle
 /// listed in docs/configuration.md.
 public struct WorkerDeployment: Sendable {
     /// `INTERLUDE_DATABASE_URL` (required), `INTERLUDE_DATABASE_SCHEMA` (default `interlude`),
-    /// `INTERLUDE_DATABASE_POOL_SIZE` (default 4).
+    /// `INTERLUDE_DATABASE_POOL_SIZE` (default 4), and the connection limits
+    /// `INTERLUDE_DATABASE_ACQUIRE_TIMEOUT`, `_CONNECT_TIMEOUT`, `_STATEMENT_TIMEOUT`,
+    /// `_QUERY_DEADLINE`, `_KEEPALIVES_IDLE`, `_KEEPALIVES_INTERVAL`, `_KEEPALIVES_COUNT`
+    /// (seconds; defaults in `PostgresConnection.Timeouts`).
     public var database: PostgresCheckpointer.Configuration
     /// The worker's settings.
     public var worker: Worker.Configuration
@@ -45,6 +48,15 @@ public struct WorkerDeployment: Sendable {
         database = PostgresCheckpointer.Configuration(
             url: url, schema: env.string("INTERLUDE_DATABASE_SCHEMA") ?? "interlude",
             poolSize: try env.int("INTERLUDE_DATABASE_POOL_SIZE", 4))
+        database.acquireTimeout = try env.duration("INTERLUDE_DATABASE_ACQUIRE_TIMEOUT", unit: .seconds(1), database.acquireTimeout)
+        var timeouts = database.timeouts
+        timeouts.connect = try env.optionalDuration("INTERLUDE_DATABASE_CONNECT_TIMEOUT", unit: .seconds(1), timeouts.connect)
+        timeouts.statement = try env.optionalDuration("INTERLUDE_DATABASE_STATEMENT_TIMEOUT", unit: .seconds(1), timeouts.statement)
+        timeouts.queryDeadline = try env.optionalDuration("INTERLUDE_DATABASE_QUERY_DEADLINE", unit: .seconds(1), timeouts.queryDeadline)
+        timeouts.keepalivesIdle = try env.duration("INTERLUDE_DATABASE_KEEPALIVES_IDLE", unit: .seconds(1), timeouts.keepalivesIdle)
+        timeouts.keepalivesInterval = try env.duration("INTERLUDE_DATABASE_KEEPALIVES_INTERVAL", unit: .seconds(1), timeouts.keepalivesInterval)
+        timeouts.keepalivesCount = try env.int("INTERLUDE_DATABASE_KEEPALIVES_COUNT", timeouts.keepalivesCount)
+        database.timeouts = timeouts
         worker = try Worker.Configuration(environment: environment)
         migrate = try env.bool("INTERLUDE_MIGRATE", true)
         createTopics = try env.bool("INTERLUDE_CREATE_TOPICS", true)
@@ -126,6 +138,13 @@ struct EnvironmentReader {
         case "0", "false", "no", "off": return false
         default: throw WorkerError(.invalidConfiguration, "\(key)=\(text) is not a boolean (true or false)")
         }
+    }
+
+    /// Like ``duration(_:unit:_:)``; `0` or `off` turns the limit off (`nil`).
+    func optionalDuration(_ key: String, unit: Duration, _ fallback: Duration?) throws -> Duration? {
+        guard let text = string(key) else { return fallback }
+        if text == "0" || text.lowercased() == "off" { return nil }
+        return try duration(key, unit: unit, fallback ?? .zero)
     }
 
     /// A whole number of `unit`s, or a number with a unit suffix (`ms`, `s`, `m`).
