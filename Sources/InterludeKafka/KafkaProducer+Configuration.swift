@@ -12,8 +12,9 @@ extension KafkaProducer {
         /// How long librdkafka keeps retrying a message before its `send` fails
         /// (`message.timeout.ms`). Default: 300 seconds.
         public var messageTimeout: Duration = .seconds(300)
-        /// How long librdkafka waits to fill a batch (`linger.ms`). Default: 5 milliseconds.
-        public var linger: Duration = .milliseconds(5)
+        /// How long librdkafka waits to fill a batch (`linger.ms`). Under load batches fill
+        /// anyway; a quiet producer sends each message after this. Default: 1 millisecond.
+        public var linger: Duration = .milliseconds(1)
         /// How long each poll of the producer's thread waits; bounds how quickly `close()`
         /// returns. Default: 100 milliseconds.
         public var pollInterval: Duration = .milliseconds(100)

@@ -119,12 +119,15 @@ extension PostgresCheckpointer.Statements {
             WHERE t.thread_id = ANY($1)
             """)
 
-    /// The blobs of the head checkpoints' channel versions and every blob down their delta chains.
+    /// The blobs of the head checkpoints' channel versions and every blob down their delta
+    /// chains. One head names each channel once, so chains never meet: `UNION ALL` (no
+    /// de-duplication of blob bytes) is exact. Every lookup is by primary key (`LATERAL ...
+    /// LIMIT 1` keeps the planner from turning it into a scan), whatever the statistics say.
     static let headBlobsMany = PostgresStatement(
         "checkpointer.head_blobs_many",
         sql: """
             WITH RECURSIVE wanted AS (
-                SELECT DISTINCT c.thread_id, v.key AS channel, v.value::uuid AS version
+                SELECT c.thread_id, v.key AS channel, v.value::uuid AS version
                 FROM threads t
                 JOIN checkpoints c ON c.thread_id = t.thread_id AND c.checkpoint_id = t.head,
                      jsonb_each_text(c.channel_versions) v
@@ -132,11 +135,13 @@ extension PostgresCheckpointer.Statements {
             ), chain AS (
                 SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data, b.thread_id
                 FROM wanted w
-                JOIN channel_blobs b ON b.thread_id = w.thread_id AND b.channel = w.channel AND b.version = w.version
-                UNION
+                JOIN LATERAL (SELECT * FROM channel_blobs x
+                              WHERE x.thread_id = w.thread_id AND x.channel = w.channel AND x.version = w.version LIMIT 1) b ON true
+                UNION ALL
                 SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data, b.thread_id
                 FROM chain c
-                JOIN channel_blobs b ON b.thread_id = c.thread_id AND b.channel = c.channel AND b.version = c.base_version
+                JOIN LATERAL (SELECT * FROM channel_blobs x
+                              WHERE x.thread_id = c.thread_id AND x.channel = c.channel AND x.version = c.base_version LIMIT 1) b ON true
             )
             SELECT channel, version, encoding, base_version, depth, data, thread_id FROM chain
             """)

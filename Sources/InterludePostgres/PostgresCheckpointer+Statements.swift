@@ -37,7 +37,10 @@ extension PostgresCheckpointer {
                 """)
 
         /// The blobs of the checkpoints' channel versions (`$2`; NULL: the head) and every blob
-        /// down their delta chains.
+        /// down their delta chains. Chains of several checkpoints may meet, so the walk
+        /// de-duplicates keys (not blob bytes) and fetches each blob once at the end; every
+        /// lookup is by primary key (`LATERAL ... LIMIT 1` keeps the planner from turning it
+        /// into a scan), whatever the table's statistics say.
         static let blobs = PostgresStatement(
             "checkpointer.blobs",
             sql: """
@@ -46,16 +49,21 @@ extension PostgresCheckpointer {
                     FROM checkpoints c, jsonb_each_text(c.channel_versions) v
                     WHERE c.thread_id = $1
                       AND c.checkpoint_id = ANY(COALESCE($2::uuid[], ARRAY[(SELECT head FROM threads WHERE thread_id = $1)]))
-                ), chain AS (
-                    SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                ), chain(channel, version, base_version) AS (
+                    SELECT b.channel, b.version, b.base_version
                     FROM wanted w
-                    JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = w.channel AND b.version = w.version
+                    JOIN LATERAL (SELECT x.channel, x.version, x.base_version FROM channel_blobs x
+                                  WHERE x.thread_id = $1 AND x.channel = w.channel AND x.version = w.version LIMIT 1) b ON true
                     UNION
-                    SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                    SELECT b.channel, b.version, b.base_version
                     FROM chain c
-                    JOIN channel_blobs b ON b.thread_id = $1 AND b.channel = c.channel AND b.version = c.base_version
+                    JOIN LATERAL (SELECT x.channel, x.version, x.base_version FROM channel_blobs x
+                                  WHERE x.thread_id = $1 AND x.channel = c.channel AND x.version = c.base_version LIMIT 1) b ON true
                 )
-                SELECT channel, version, encoding, base_version, depth, data FROM chain
+                SELECT b.channel, b.version, b.encoding, b.base_version, b.depth, b.data
+                FROM chain c
+                JOIN LATERAL (SELECT * FROM channel_blobs x
+                              WHERE x.thread_id = $1 AND x.channel = c.channel AND x.version = c.version LIMIT 1) b ON true
                 """)
 
         static let writes = PostgresStatement(

@@ -30,7 +30,7 @@ struct DeploymentEnvironment {
     var maxAttempts: Int
     /// `INTERLUDE_SESSION_TIMEOUT_MS`: consumer group session timeout. Default: 10000.
     var sessionTimeoutMilliseconds: Int
-    /// `INTERLUDE_FETCH_WAIT_MAX_MS`: consumer fetch wait (`fetch.wait.max.ms`). Default: 10.
+    /// `INTERLUDE_FETCH_WAIT_MAX_MS`: consumer fetch wait (`fetch.wait.max.ms`). Default: 5.
     var fetchWaitMaxMilliseconds: Int
     /// `INTERLUDE_LOG_LEVEL`: trace, debug, info, notice, warning, error. Default: info.
     var logLevel: String
@@ -64,7 +64,7 @@ struct DeploymentEnvironment {
         migrate = try bool("INTERLUDE_MIGRATE", true)
         maxAttempts = try int("INTERLUDE_MAX_ATTEMPTS", 3)
         sessionTimeoutMilliseconds = try int("INTERLUDE_SESSION_TIMEOUT_MS", 10_000)
-        fetchWaitMaxMilliseconds = try int("INTERLUDE_FETCH_WAIT_MAX_MS", 10)
+        fetchWaitMaxMilliseconds = try int("INTERLUDE_FETCH_WAIT_MAX_MS", 5)
         logLevel = environment["INTERLUDE_LOG_LEVEL"] ?? "info"
         var properties: [String: String] = [:]
         for (key, value) in environment where key.hasPrefix("INTERLUDE_KAFKA_") && key != "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS" {

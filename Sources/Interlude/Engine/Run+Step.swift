@@ -279,7 +279,7 @@ extension Run {
                 threadID: threadID, head: head.id, step: head.step, status: status,
                 newInterrupts: interrupts.filter { $0.status == .pending }, interruptChanges: interrupts,
                 isFinal: isFinal, isFirst: commits == 0,
-                values: isFinal ? try JSONValue(encoding: values) : nil, failure: failure)
+                values: isFinal && status == .completed ? try JSONValue(encoding: values) : nil, failure: failure)
             extras = try hook(context)
         }
         let commit = StepCommit(

@@ -29,7 +29,8 @@ public struct CommitContext: Sendable {
     public var isFinal: Bool
     /// `true` for the first commit of the invocation.
     public var isFirst: Bool
-    /// The state after the commit, as JSON; only set on the final commit.
+    /// The state after the commit, as JSON; only set on the final commit of a run that
+    /// completed (encoding the state costs, and only the end of a run reports it).
     public var values: JSONValue?
     /// The failure reason, when the status is `.failed` or a node failed.
     public var failure: String?

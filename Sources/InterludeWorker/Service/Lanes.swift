@@ -130,14 +130,16 @@ final class Lanes: Sendable {
     func route(_ message: KafkaMessage) {
         let partition = message.topicPartition
         let (waiter, pause) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
-            guard !state.draining, var lane = state.lanes[partition], lane.assigned else { return (nil, false) }
-            lane.queue.append(message)
-            let pause = lane.queue.count >= buffer && !lane.paused
-            if pause { lane.paused = true }
-            let waiter = lane.waiter
-            lane.waiter = nil
-            state.lanes[partition] = lane
-            return (waiter, pause)
+            guard !state.draining, state.lanes[partition]?.assigned == true else { return (nil, false) }
+            // In place: a copy of the lane would copy its queue on every message.
+            return Self.modify(&state.lanes[partition]!) { lane in
+                lane.queue.append(message)
+                let pause = lane.queue.count >= buffer && !lane.paused
+                if pause { lane.paused = true }
+                let waiter = lane.waiter
+                lane.waiter = nil
+                return (waiter, pause)
+            }
         }
         waiter?.resume()
         if pause {
@@ -153,24 +155,26 @@ final class Lanes: Sendable {
         while true {
             enum Step { case batch(Batch), wait, end }
             let step = state.withLock { state -> Step in
-                guard var lane = state.lanes[partition] else { return .end }
+                guard state.lanes[partition] != nil else { return .end }
                 if state.closed || state.draining { return .end }
-                guard lane.assigned, !lane.queue.isEmpty else { return .wait }
-                var keys = Set<[UInt8]>()
-                var count = 0
-                for message in lane.queue.prefix(maxBatch) {
-                    guard let key = message.key else {
-                        if count == 0 { count = 1 }
-                        break
+                let maxBatch = self.maxBatch
+                return Self.modify(&state.lanes[partition]!) { lane -> Step in
+                    guard lane.assigned, !lane.queue.isEmpty else { return .wait }
+                    var keys = Set<[UInt8]>()
+                    var count = 0
+                    for message in lane.queue.prefix(maxBatch) {
+                        guard let key = message.key else {
+                            if count == 0 { count = 1 }
+                            break
+                        }
+                        guard keys.insert(key).inserted else { break }
+                        count += 1
                     }
-                    guard keys.insert(key).inserted else { break }
-                    count += 1
+                    let messages = Array(lane.queue.prefix(count))
+                    lane.queue.removeFirst(count)
+                    lane.busy = true
+                    return .batch(Batch(partition: partition, epoch: lane.epoch, messages: messages))
                 }
-                let messages = Array(lane.queue.prefix(count))
-                lane.queue.removeFirst(count)
-                lane.busy = true
-                state.lanes[partition] = lane
-                return .batch(Batch(partition: partition, epoch: lane.epoch, messages: messages))
             }
             switch step {
             case .batch(let batch): return batch
@@ -194,12 +198,15 @@ final class Lanes: Sendable {
     func finish(_ batch: Batch, completed: Bool) {
         let partition = batch.partition
         let (store, resume, signal) = state.withLock { state -> (Bool, Bool, DispatchSemaphore?) in
-            guard var lane = state.lanes[partition] else { return (false, false, nil) }
-            lane.busy = false
-            let store = completed && lane.epoch == batch.epoch && lane.assigned
-            let resume = lane.paused && lane.queue.count <= buffer / 2
-            if resume { lane.paused = false }
-            state.lanes[partition] = lane
+            guard state.lanes[partition] != nil else { return (false, false, nil) }
+            let buffer = self.buffer
+            let (store, resume) = Self.modify(&state.lanes[partition]!) { lane -> (Bool, Bool) in
+                lane.busy = false
+                let store = completed && lane.epoch == batch.epoch && lane.assigned
+                let resume = lane.paused && lane.queue.count <= buffer / 2
+                if resume { lane.paused = false }
+                return (store, resume)
+            }
             return (store, resume, state.finishSignal)
         }
         if store, let last = batch.messages.last {
@@ -237,6 +244,9 @@ final class Lanes: Sendable {
         stopIntake()
         state.withLock { $0.closed = true }
     }
+
+    /// Runs `body` on a lane in place (no copy of its queue).
+    private static func modify<T>(_ lane: inout Lane, _ body: (inout Lane) -> T) -> T { body(&lane) }
 
     /// `true` while a batch is in flight.
     var isBusy: Bool { state.withLock { $0.anyBusy } }

@@ -19,10 +19,13 @@ extension Worker {
         public var sessionTimeout: Duration = .seconds(10)
         /// How long a fetch waits for data on a quiet partition (librdkafka `fetch.wait.max.ms`).
         /// Real brokers answer as soon as data arrives; librdkafka's mock cluster always waits
-        /// this long, so it bounds latency there. Default: 10 ms.
-        public var fetchWaitMax: Duration = .milliseconds(10)
-        /// How long the producer waits to fill a batch (librdkafka `linger.ms`). Default: 5 ms.
-        public var linger: Duration = .milliseconds(5)
+        /// this long, so it bounds latency there. Default: 5 ms (an idle consumer polls the
+        /// broker about 200 times a second; 1 ms is the low-latency profile).
+        public var fetchWaitMax: Duration = .milliseconds(5)
+        /// How long the producer waits to fill a batch (librdkafka `linger.ms`). Under load
+        /// batches fill anyway; a quiet worker sends each event after this. Default: 1 ms
+        /// (0 is the low-latency profile).
+        public var linger: Duration = .milliseconds(1)
         /// Raw librdkafka properties for every client (TLS, SASL, tuning). Default: none.
         public var kafkaProperties: [String: String] = [:]
         /// Command processing settings (attempts, batch size, durability).
