@@ -206,3 +206,23 @@ def test_an_undecodable_event_is_skipped_and_counted(client: ReviewClient) -> No
     assert fake.stored == [("p.events", 0)]
     client.close()
     assert fake.closed
+
+
+def test_a_cancel_is_acknowledged_although_its_step_reuses_the_paused_steps_id(client: ReviewClient) -> None:
+    fake = consumer(client)
+    run = client.start_run("t1", "approval")
+    fake.push("p.events", step("t1", run, "interrupted", 1))
+    client.poll(0)
+    cancel = client.cancel("t1")
+    again = step("t1", cancel, "failed", 1)  # same event id: no new checkpoint
+    assert again["id"] == step("t1", run, "interrupted", 1)["id"]
+    fake.push("p.events", again)
+    fake.push("p.events", again)  # a redelivered copy is still dropped
+    failed = {"type": "failed", "schema_version": 1, "id": f"failed-{cancel}", "thread_id": "t1",
+              "created_at": "2026-01-01T00:00:00.000Z", "reason": "cancelled", "command_id": cancel}
+    fake.push("p.events", failed)
+    acknowledged = client.wait_for_command(cancel, timeout=1)
+    assert isinstance(acknowledged, Step) and acknowledged.status == "failed"
+    outcome = client.wait_for_outcome("t1", timeout=1, command_id=cancel)
+    assert outcome.reason == "cancelled"
+    assert client.stats["duplicates"] == 1

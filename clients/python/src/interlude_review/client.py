@@ -154,7 +154,7 @@ class ReviewClient:
             self._producer.flush(1)
             raise
         self._seen: _Bounded[str, None] = _Bounded(memory)
-        self._acks: _Bounded[str, tuple[int, Step]] = _Bounded(memory)
+        self._acks: _Bounded[str, tuple[int, Step | Failed]] = _Bounded(memory)
         self._rejections: _Bounded[str, Rejected] = _Bounded(memory)
         self._outcomes: _Bounded[str, tuple[int, Completed | Failed]] = _Bounded(memory)
         self._sent_types: _Bounded[str, str] = _Bounded(memory)
@@ -164,6 +164,8 @@ class ReviewClient:
         self._closed = False
         #: The partition the last sent command landed on (the thread's partition).
         self.last_partition: int | None = None
+        #: Where the event :meth:`poll` returned last came from: ``(topic, partition, offset)``.
+        self.last_position: tuple[str, int, int] | None = None
         #: Counters: events read, duplicates dropped, undecodable events skipped.
         self.stats = {"events": 0, "duplicates": 0, "invalid": 0}
 
@@ -297,6 +299,7 @@ class ReviewClient:
         if self._buffer:
             interrupt, message = self._buffer.popleft()
             self._handled = message
+            self.last_position = (message.topic(), message.partition(), message.offset())
             return interrupt
         deadline = time.monotonic() + timeout
         while True:
@@ -306,6 +309,7 @@ class ReviewClient:
             if read is not None:
                 event, message = read
                 self._handled = message
+                self.last_position = (message.topic(), message.partition(), message.offset())
                 return event
             if time.monotonic() >= deadline:
                 return None
@@ -329,8 +333,9 @@ class ReviewClient:
                 self._mark_handled()
                 return
 
-    def wait_for_command(self, command_id: str, timeout: float) -> Step:
-        """Waits until a worker applied the command (its first ``step`` event) and returns that step.
+    def wait_for_command(self, command_id: str, timeout: float) -> Step | Failed:
+        """Waits until a worker applied the command and returns the first event naming it:
+        a ``step`` (or the ``failed`` event of a ``cancel``).
 
         Raises:
             ResumeRejected: the command was a resume this client sent and a worker refused it.
@@ -420,24 +425,27 @@ class ReviewClient:
             _log.warning("skipped a %s message on %s: review topics carry events only", event.type, message.topic())
             self._store(message)
             return _SKIPPED
-        if event.id in self._seen:
+        key = _dedup_key(event)  # type: ignore[arg-type]
+        if key in self._seen:
             self.stats["duplicates"] += 1
             self._store(message)
             return _SKIPPED
-        self._seen.put(event.id, None)
+        self._seen.put(key, None)
         self._record(event)  # type: ignore[arg-type]
         return event, message  # type: ignore[return-value]
 
     def _record(self, event: Event) -> None:
         self._sequence += 1
-        if isinstance(event, Step) and event.command_id is not None:
+        if isinstance(event, (Step, Failed)) and event.command_id is not None:
             self._acks.setdefault(event.command_id, (self._sequence, event))
+            if isinstance(event, Failed):
+                self._outcomes.put(event.thread_id, (self._sequence, event))
         elif isinstance(event, Rejected):
             self._rejections.put(event.command_id, event)
         elif isinstance(event, (Completed, Failed)):
             self._outcomes.put(event.thread_id, (self._sequence, event))
 
-    def _settled(self, command_id: str) -> tuple[int, Step] | None:
+    def _settled(self, command_id: str) -> tuple[int, Step | Failed] | None:
         rejected = self._rejections.get(command_id)
         if rejected is not None:
             kind = ResumeRejected if self._sent_types.get(command_id) == "resume" else CommandRejected
@@ -463,6 +471,16 @@ class ReviewClient:
                 self._buffer.append((event, message))
             else:
                 self._store(message)
+
+
+def _dedup_key(event: Event) -> str:
+    """The event id, plus the command id for ``step`` events: a ``cancel`` of a paused thread
+    commits no new checkpoint, so its step has the same id (``step-<checkpoint id>``) as the
+    step that paused the thread, though it is a different event. A redelivered copy has the
+    same command id too, so it is still dropped."""
+    if isinstance(event, Step):
+        return f"{event.id}\u0000{event.command_id or ''}"
+    return event.id
 
 
 def _refuse_actor(actor: str | None) -> None:
