@@ -19,6 +19,9 @@ if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; t
   # Debian's pg_config (from libpq-dev) points at /usr/lib/postgresql/N/bin; any server there will do.
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
 fi
+# The Python client's interop test (Tests/EndToEndTests/PythonClientTests.swift) builds a virtualenv.
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
