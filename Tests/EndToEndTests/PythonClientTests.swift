@@ -41,23 +41,31 @@ struct PythonClientTests {
                 // one applied nothing.
                 #expect(record.version == 2, "thread \(thread) is at version \(record.version); a repeated or late answer was applied")
             }
-            let prefix = [PostgresValue.text("\(report.tag)-%")]
+            let tag = [PostgresValue.text(report.tag)]
             // Per approval thread: the run, the answer, the late answer (rejected). The repeated
             // answers reuse their command ids, so they add no row.
-            let threadsLike = "thread_id LIKE $1 AND thread_id ~ '-[0-9]+$'"
-            #expect(try await system.count(PostgresStatement("python.ledger", sql: "SELECT count(*) FROM command_ledger WHERE \(threadsLike)"), prefix) == Int64(3 * runs))
-            #expect(try await system.count(PostgresStatement("python.applied", sql: "SELECT count(*) FROM command_ledger WHERE \(threadsLike) AND status = 'applied'"), prefix) == Int64(2 * runs))
-            #expect(try await system.count(PostgresStatement("python.late", sql: "SELECT count(*) FROM command_ledger WHERE \(threadsLike) AND status = 'rejected' AND outcome = 'already_resolved'"), prefix) == Int64(runs))
-            #expect(try await system.count(PostgresStatement("python.resolved", sql: "SELECT count(*) FROM interrupts WHERE \(threadsLike) AND status = 'resolved'"), prefix) == Int64(runs))
-            let unknown = try await system.count(
-                PostgresStatement("python.unknown", sql: "SELECT count(*) FROM command_ledger WHERE command_id = $1 AND status = 'rejected' AND outcome = 'unknown_interrupt'"),
-                [.text(report.unknownCommand)])
+            #expect(try await system.count(PythonSQL.ledger, tag) == Int64(3 * runs))
+            #expect(try await system.count(PythonSQL.applied, tag) == Int64(2 * runs))
+            #expect(try await system.count(PythonSQL.lateRejected, tag) == Int64(runs))
+            #expect(try await system.count(PythonSQL.resolved, tag) == Int64(runs))
+            let unknown = try await system.count(PythonSQL.unknownInterrupt, [.text(report.unknownCommand)])
             #expect(unknown == 1)
             let cancelled = try #require(try await system.checkpointer.thread(report.cancelledThread))
             #expect(cancelled.status == .failed)
             #expect(Set(report.deadLetters.values) == ["undecodable", "invalid_envelope", "unsupported_schema_version", "unknown_type", "unknown_graph", "wrong_topic"])
         }
     }
+}
+
+/// Counts over the approval threads of one driver run (`<tag>-<number>`; `$1` is the tag).
+private enum PythonSQL {
+    static let ledger = PostgresStatement("python.ledger", sql: "SELECT count(*) FROM command_ledger WHERE thread_id ~ ('^' || $1 || '-[0-9]+$')")
+    static let applied = PostgresStatement("python.applied", sql: "SELECT count(*) FROM command_ledger WHERE thread_id ~ ('^' || $1 || '-[0-9]+$') AND status = 'applied'")
+    static let lateRejected = PostgresStatement(
+        "python.late", sql: "SELECT count(*) FROM command_ledger WHERE thread_id ~ ('^' || $1 || '-[0-9]+$') AND status = 'rejected' AND outcome = 'already_resolved'")
+    static let resolved = PostgresStatement("python.resolved", sql: "SELECT count(*) FROM interrupts WHERE thread_id ~ ('^' || $1 || '-[0-9]+$') AND status = 'resolved'")
+    static let unknownInterrupt = PostgresStatement(
+        "python.unknown", sql: "SELECT count(*) FROM command_ledger WHERE command_id = $1 AND status = 'rejected' AND outcome = 'unknown_interrupt'")
 }
 
 /// What `interop_driver.py` writes to `--report`.
