@@ -69,6 +69,13 @@ def collect_interrupts(client: ReviewClient, threads: set[str], timeout: float, 
             waiting.discard(event.thread_id)
 
 
+def paused_run(client: ReviewClient, thread: str, subject: str, timeout: float, seen: dict[str, Interrupt]) -> Interrupt:
+    """Starts an approval run and returns its interrupt."""
+    client.start_run(thread, "approval", {"recipient": f"{thread}@example.com", "subject": subject})
+    collect_interrupts(client, {thread}, timeout, seen, {})
+    return seen[thread]
+
+
 def expect_rejected(client: ReviewClient, send: Callable[[], str], reason: str, timeout: float, what: str) -> str:
     command = send()
     try:
@@ -80,10 +87,8 @@ def expect_rejected(client: ReviewClient, send: Callable[[], str], reason: str, 
     return command
 
 
-MALFORMED: list[tuple[str, str, bytes, str]] = []  # (topic suffix, key, bytes, expected reason)
-
-
 def malformed_messages(tag: str) -> list[tuple[str, str, bytes, str]]:
+    """(topic suffix, key, bytes, expected dead-letter reason) for each malformed command."""
     def envelope(kind: str, **fields: Any) -> bytes:
         body = {"type": kind, "schema_version": 1, "id": f"{tag}-{uuid.uuid4()}", "thread_id": f"{tag}-bad",
                 "created_at": "2026-12-01T00:00:00.000Z", **fields}
@@ -183,9 +188,8 @@ def main() -> int:
 
         # 4. An unknown interrupt id on a paused thread, then the real answer still works.
         paused = f"{tag}-unknown"
-        client.start_run(paused, "approval", {"recipient": "u@example.com", "subject": "unknown id"})
         extra: dict[str, Interrupt] = {}
-        collect_interrupts(client, {paused}, timeout, extra, {})
+        paused_run(client, paused, "unknown id", timeout, extra)
         unknown = expect_rejected(client, lambda: client.resume(paused, {"no-such-interrupt": True}), "unknown_interrupt", timeout, "unknown interrupt id")
         final = client.answer(extra[paused], {"approved": True})
         outcome = client.wait_for_outcome(paused, timeout, command_id=final)
@@ -193,9 +197,7 @@ def main() -> int:
 
         # 5. update_state with continue: the review asks again with the edited draft.
         edited = f"{tag}-edit"
-        client.start_run(edited, "approval", {"recipient": "e@example.com", "subject": "edit"})
-        collect_interrupts(client, {edited}, timeout, extra, {})
-        first_question = extra[edited]
+        first_question = paused_run(client, edited, "edit", timeout, extra)
         edit = client.update_state(edited, {"draft": "edited by interop"}, as_node="draft", continue_run=True)
         client.wait_for_command(edit, timeout)
         collect_interrupts(client, {edited}, timeout, extra, {})
@@ -207,8 +209,7 @@ def main() -> int:
 
         # 6. cancel on a paused thread: failed with reason cancelled.
         cancelled = f"{tag}-cancel"
-        client.start_run(cancelled, "approval", {"recipient": "c@example.com", "subject": "cancel"})
-        collect_interrupts(client, {cancelled}, timeout, extra, {})
+        paused_run(client, cancelled, "cancel", timeout, extra)
         cancel = client.cancel(cancelled, "interop")
         outcome = client.wait_for_outcome(cancelled, timeout, command_id=cancel)
         check(isinstance(outcome, Failed) and outcome.reason.startswith("cancelled"), f"{cancelled} should fail cancelled: {outcome}")

@@ -221,6 +221,21 @@ def _check_envelope(data: Mapping[str, Any], expected_type: str) -> None:
         )
 
 
+def _header(data: Mapping[str, Any], expected_type: str, *, thread: bool = True) -> dict[str, Any]:
+    """Checks ``type`` and ``schema_version`` and reads ``id``, ``thread_id`` and ``created_at``."""
+    _check_envelope(data, expected_type)
+    header: dict[str, Any] = {"id": _require_text("id", _get(data, "id"), allow_empty=not thread)}
+    if thread:
+        header["thread_id"] = _require_text("thread_id", _get(data, "thread_id"))
+    header["created_at"] = parse_timestamp(_get(data, "created_at"))
+    return header
+
+
+def _put_optional(out: dict[str, JSON], **fields: Any) -> None:
+    """Adds the fields that are not ``None``."""
+    out.update((name, value) for name, value in fields.items() if value is not None)
+
+
 def _get(data: Mapping[str, Any], name: str) -> Any:
     if name not in data or data[name] is None:
         raise InvalidMessage(f"missing field {name!r}", field=name)
@@ -256,10 +271,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, JSON]:
         """The ``config`` object, without the settings left at ``None``."""
         out: dict[str, JSON] = {}
-        if self.recursion_limit is not None:
-            out["recursion_limit"] = self.recursion_limit
-        if self.metadata is not None:
-            out["metadata"] = self.metadata
+        _put_optional(out, recursion_limit=self.recursion_limit, metadata=self.metadata)
         if self.interrupt_before is not None:
             out["interrupt_before"] = list(self.interrupt_before)
         if self.interrupt_after is not None:
@@ -339,12 +351,10 @@ class Run(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Run:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         config = data.get("config")
         return cls(
-            id=_get(data, "id"),
-            thread_id=_get(data, "thread_id"),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             graph=_get(data, "graph"),
             input=data.get("input"),
             config=None if config is None else RunConfig.from_dict(config),
@@ -418,11 +428,9 @@ class Resume(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Resume:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         return cls(
-            id=_get(data, "id"),
-            thread_id=_get(data, "thread_id"),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             values=data.get("values"),
             value=data["value"] if "value" in data else UNSET,
             checkpoint_id=data.get("checkpoint_id"),
@@ -465,21 +473,16 @@ class UpdateState(_Serializable):
         """The wire JSON."""
         out = _envelope(self.type, self.id, self.thread_id, self.created_at)
         out["values"] = self.values
-        if self.as_node is not None:
-            out["as_node"] = self.as_node
-        if self.checkpoint_id is not None:
-            out["checkpoint_id"] = self.checkpoint_id
+        _put_optional(out, as_node=self.as_node, checkpoint_id=self.checkpoint_id)
         out["continue"] = self.continue_run
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UpdateState:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         return cls(
-            id=_get(data, "id"),
-            thread_id=_get(data, "thread_id"),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             values=data.get("values"),
             as_node=data.get("as_node"),
             checkpoint_id=data.get("checkpoint_id"),
@@ -519,11 +522,9 @@ class Cancel(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cancel:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         return cls(
-            id=_get(data, "id"),
-            thread_id=_get(data, "thread_id"),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             reason=data.get("reason"),
         )
 
@@ -573,14 +574,12 @@ class Interrupt(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Interrupt:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         if "value" not in data:
             raise InvalidMessage("missing field 'value'", field="value")
         deadline = data.get("deadline")
         return cls(
-            id=_require_text("id", _get(data, "id")),
-            thread_id=_require_text("thread_id", _get(data, "thread_id")),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             graph=_require_text("graph", _get(data, "graph"), allow_empty=True),
             graph_version=_require_int("graph_version", _get(data, "graph_version")),
             checkpoint_id=_require_checkpoint("checkpoint_id", data.get("checkpoint_id")),
@@ -620,14 +619,12 @@ class Step(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Step:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         status = _get(data, "status")
         if status not in ("ready", "interrupted", "completed", "failed"):
             raise InvalidMessage(f"field 'status' is not a thread status: {status!r}", field="status")
         return cls(
-            id=_require_text("id", _get(data, "id")),
-            thread_id=_require_text("thread_id", _get(data, "thread_id")),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             checkpoint_id=_require_checkpoint("checkpoint_id", data.get("checkpoint_id")),
             step=_require_int("step", _get(data, "step")),
             status=status,
@@ -656,13 +653,11 @@ class Completed(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Completed:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         values = _optional_object("values", _get(data, "values"))
         assert values is not None
         return cls(
-            id=_require_text("id", _get(data, "id")),
-            thread_id=_require_text("thread_id", _get(data, "thread_id")),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             checkpoint_id=_require_checkpoint("checkpoint_id", data.get("checkpoint_id")),
             values=values,
         )
@@ -694,11 +689,9 @@ class Failed(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Failed:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         return cls(
-            id=_require_text("id", _get(data, "id")),
-            thread_id=_require_text("thread_id", _get(data, "thread_id")),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             reason=_require_text("reason", _get(data, "reason"), allow_empty=True),
             checkpoint_id=_optional_checkpoint("checkpoint_id", data.get("checkpoint_id")),
             command_id=data.get("command_id"),
@@ -729,11 +722,9 @@ class Rejected(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Rejected:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type)
         return cls(
-            id=_require_text("id", _get(data, "id")),
-            thread_id=_require_text("thread_id", _get(data, "thread_id")),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             command_id=_require_text("command_id", _get(data, "command_id"), allow_empty=True),
             reason=_require_text("reason", _get(data, "reason")),
             message=_require_text("message", _get(data, "message"), allow_empty=True),
@@ -779,10 +770,9 @@ class DeadLetter(_Serializable):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeadLetter:
         """Reads the wire JSON."""
-        _check_envelope(data, cls.type)
+        header = _header(data, cls.type, thread=False)
         return cls(
-            id=_require_text("id", _get(data, "id"), allow_empty=True),
-            created_at=parse_timestamp(_get(data, "created_at")),
+            **header,
             original=_require_text("original", _get(data, "original"), allow_empty=True),
             topic=_require_text("topic", _get(data, "topic"), allow_empty=True),
             partition=_require_int("partition", _get(data, "partition"), minimum=0),
