@@ -123,9 +123,10 @@ def read_dead_letters(servers: str, topic: str, wanted: set[str], timeout: float
             message = consumer.poll(0.2)
             if message is None or message.error():
                 continue
-            letter = parse_message(message.value())
+            letter = parse_message(message.value() or b"")
             assert isinstance(letter, DeadLetter), f"a {letter.type} message on the dead-letter topic"
-            check(message.key() is not None and message.key().decode() == letter.key, f"dead letter {letter.id}: Kafka key {message.key()!r} differs from its key field {letter.key!r}")
+            key = message.key()
+            check(key is not None and key.decode() == letter.key, f"dead letter {letter.id}: Kafka key {key!r} differs from its key field {letter.key!r}")
             if letter.key is not None:
                 letters[letter.key] = letter
         return letters

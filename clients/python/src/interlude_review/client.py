@@ -29,6 +29,7 @@ from .models import (
     RunConfig,
     Step,
     UpdateState,
+    new_command_id,
     parse_message,
 )
 
@@ -228,8 +229,7 @@ class ReviewClient:
         command_id: str | None = None,
     ) -> str:
         """Starts a run of ``graph`` on ``thread_id``; returns the command id."""
-        extra = {"id": command_id} if command_id else {}
-        return self.send(Run(thread_id=thread_id, graph=graph, input=None if input is None else dict(input), config=config, if_busy=if_busy, **extra))  # type: ignore[arg-type]
+        return self.send(Run(thread_id=thread_id, graph=graph, input=None if input is None else dict(input), config=config, if_busy=if_busy, id=command_id or new_command_id()))  # type: ignore[arg-type]
 
     def answer(
         self, interrupt: Interrupt, value: JSON, *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | None = None
@@ -251,16 +251,14 @@ class ReviewClient:
             NotImplementedError: ``actor`` was given (see :meth:`answer`).
         """
         _refuse_actor(actor)
-        extra = {"id": command_id} if command_id else {}
-        return self.send(Resume(thread_id=thread_id, values=dict(answers), checkpoint_id=checkpoint_id, **extra))
+        return self.send(Resume(thread_id=thread_id, values=dict(answers), checkpoint_id=checkpoint_id, id=command_id or new_command_id()))
 
     def resume_pending(
         self, thread_id: str, value: JSON, *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | None = None
     ) -> str:
         """Answers the only pending interrupt of ``thread_id`` (``resume`` with ``value``)."""
         _refuse_actor(actor)
-        extra = {"id": command_id} if command_id else {}
-        return self.send(Resume(thread_id=thread_id, value=value, checkpoint_id=checkpoint_id, **extra))
+        return self.send(Resume(thread_id=thread_id, value=value, checkpoint_id=checkpoint_id, id=command_id or new_command_id()))
 
     def update_state(
         self,
@@ -274,16 +272,14 @@ class ReviewClient:
     ) -> str:
         """Edits the thread's state as ``as_node`` (a fork when ``checkpoint_id`` is a past
         checkpoint) and optionally continues the run; returns the command id."""
-        extra = {"id": command_id} if command_id else {}
         return self.send(UpdateState(
             thread_id=thread_id, values=None if values is None else dict(values), as_node=as_node,
-            checkpoint_id=checkpoint_id, continue_run=continue_run, **extra,
+            checkpoint_id=checkpoint_id, continue_run=continue_run, id=command_id or new_command_id(),
         ))
 
     def cancel(self, thread_id: str, reason: str | None = None, *, command_id: str | None = None) -> str:
         """Cancels the thread (it ends ``failed`` with reason ``cancelled``); returns the command id."""
-        extra = {"id": command_id} if command_id else {}
-        return self.send(Cancel(thread_id=thread_id, reason=reason, **extra))
+        return self.send(Cancel(thread_id=thread_id, reason=reason, id=command_id or new_command_id()))
 
     # MARK: reading
 
@@ -299,7 +295,7 @@ class ReviewClient:
         if self._buffer:
             interrupt, message = self._buffer.popleft()
             self._handled = message
-            self.last_position = (message.topic(), message.partition(), message.offset())
+            self.last_position = _position(message)
             return interrupt
         deadline = time.monotonic() + timeout
         while True:
@@ -309,7 +305,7 @@ class ReviewClient:
             if read is not None:
                 event, message = read
                 self._handled = message
-                self.last_position = (message.topic(), message.partition(), message.offset())
+                self.last_position = _position(message)
                 return event
             if time.monotonic() >= deadline:
                 return None
@@ -471,6 +467,10 @@ class ReviewClient:
                 self._buffer.append((event, message))
             else:
                 self._store(message)
+
+
+def _position(message: Message) -> tuple[str, int, int]:
+    return (message.topic() or "", message.partition() or 0, message.offset() or 0)
 
 
 def _dedup_key(event: Event) -> str:
