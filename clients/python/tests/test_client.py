@@ -226,3 +226,17 @@ def test_a_cancel_is_acknowledged_although_its_step_reuses_the_paused_steps_id(c
     outcome = client.wait_for_outcome("t1", timeout=1, command_id=cancel)
     assert outcome.reason == "cancelled"
     assert client.stats["duplicates"] == 1
+
+
+def test_a_copy_read_while_an_earlier_interrupt_waits_does_not_commit_past_it(client: ReviewClient) -> None:
+    fake = consumer(client)
+    command = client.start_run("t9", "approval")
+    fake.push("p.reviews", review("t1", "i1"))  # offset 0: kept for poll while the wait runs
+    fake.push("p.reviews", review("t1", "i1"))  # offset 1: a copy
+    fake.push("p.events", step("t9", command, "interrupted", 1))
+    client.wait_for_command(command, timeout=1)
+    assert ("p.reviews", 1) not in fake.stored and ("p.reviews", 0) not in fake.stored
+    kept = client.poll(0)
+    assert isinstance(kept, Interrupt) and kept.interrupt_id == "i1"
+    client.poll(0)  # the interrupt was handled
+    assert ("p.reviews", 0) in fake.stored

@@ -396,6 +396,19 @@ class ReviewClient:
             # The partition was revoked meanwhile: its new owner reads the event again.
             _log.info("offset not stored (partition no longer assigned): %s", error)
 
+    def _store_passed(self, message: Message) -> None:
+        """Stores the offset of a message nobody has to handle (a copy, an undecodable event,
+        an event a wait consumed), unless an earlier message of its partition is still
+        unhandled: storing past it would commit it unhandled. Such an offset is covered later
+        by the next handled message of that partition."""
+        where = (message.topic(), message.partition())
+        pending = [pending for _, pending in self._buffer]
+        if self._handled is not None:
+            pending.append(self._handled)
+        if any((other.topic(), other.partition()) == where for other in pending):
+            return
+        self._store(message)
+
     def _read(self, timeout: float) -> Any:
         """Reads one message and records it. Returns ``(event, message)`` for a new event,
         ``_SKIPPED`` for a copy or an undecodable message (marked handled at once), ``None``
@@ -415,16 +428,16 @@ class ReviewClient:
         except InvalidMessage as problem:
             self.stats["invalid"] += 1
             _log.warning("skipped an undecodable event at %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), problem)
-            self._store(message)
+            self._store_passed(message)
             return _SKIPPED
         if isinstance(event, (Run, Resume, UpdateState, Cancel)) or event.type == "dead_letter":
             _log.warning("skipped a %s message on %s: review topics carry events only", event.type, message.topic())
-            self._store(message)
+            self._store_passed(message)
             return _SKIPPED
         key = _dedup_key(event)  # type: ignore[arg-type]
         if key in self._seen:
             self.stats["duplicates"] += 1
-            self._store(message)
+            self._store_passed(message)
             return _SKIPPED
         self._seen.put(key, None)
         self._record(event)  # type: ignore[arg-type]
@@ -466,7 +479,7 @@ class ReviewClient:
             if isinstance(event, Interrupt):
                 self._buffer.append((event, message))
             else:
-                self._store(message)
+                self._store_passed(message)
 
 
 def _position(message: Message) -> tuple[str, int, int]:
