@@ -171,6 +171,12 @@ struct CommandProcessorTests {
         let cancel = CommandMessage(id: "c", threadID: "t1", body: .cancel(reason: "user left"))
         #expect(try await processor.process(cancel, topic: topics.runs) == .applied(.failed))
         #expect(try await processor.process(resume("t1", true), topic: topics.resumes) == .rejected("already_resolved"))
+        // The cancel commits no new checkpoint: its step event must still have an id of its own,
+        // or the outbox (unique by id) drops it and readers de-duplicating by id lose it.
+        let events = try await outbox()
+        let ids = events.compactMap { $0["id"]?.stringValue }
+        #expect(Set(ids).count == ids.count, "event ids repeat: \(ids)")
+        #expect(events.contains { $0["type"] == "step" && $0["command_id"] == "c" }, "no step event for the cancel in \(ids)")
     }
 }
 

@@ -24,8 +24,13 @@ public enum EventMessages {
     }
 
     /// A `step` event: the thread committed a checkpoint.
+    ///
+    /// Its id names the checkpoint and the command: a command that commits no new checkpoint
+    /// (a cancel of a paused thread) still gets an event id of its own, and a redelivery of the
+    /// same command gets the same id.
     public static func step(threadID: String, checkpointID: CheckpointID, step: Int, status: ThreadStatus, commandID: String?, at date: Date) -> JSONValue {
-        var object = envelope(type: "step", id: "step-\(checkpointID)", threadID: threadID, at: date)
+        let id = commandID.map { "step-\(checkpointID)-\($0)" } ?? "step-\(checkpointID)"
+        var object = envelope(type: "step", id: id, threadID: threadID, at: date)
         object["checkpoint_id"] = .string(checkpointID.description)
         object["step"] = .number(Double(step))
         object["status"] = .string(status.rawValue)

@@ -487,9 +487,10 @@ def _position(message: Message) -> tuple[str, int, int]:
 
 
 def _dedup_key(event: Event) -> str:
-    """The event id, plus the command id for ``step`` events: a ``cancel`` of a paused thread
-    commits no new checkpoint, so its step has the same id (``step-<checkpoint id>``) as the
-    step that paused the thread, though it is a different event. A redelivered copy has the
+    """The event id, plus the command id for ``step`` events. Workers name a step event by its
+    checkpoint and command (``step-<checkpoint id>-<command id>``); workers before that named it
+    by the checkpoint alone, so a ``cancel`` of a paused thread (no new checkpoint) repeated the
+    id of the step that paused it. Keying by both works with either. A redelivered copy has the
     same command id too, so it is still dropped."""
     if isinstance(event, Step):
         return f"{event.id}\u0000{event.command_id or ''}"
