@@ -95,18 +95,20 @@ public final class NodeContext: Sendable {
     /// The superstep the task runs in.
     public let step: Int
     let resumeValues: [JSONValue]
+    let nullResume: NullResume?
     let clock: any GraphClock
     private let state = Mutex<(next: Int, raised: [Interrupt])>((0, []))
 
     /// The context of the node running on this task, or `nil` outside a node.
     @TaskLocal public static var current: NodeContext?
 
-    init(node: String, taskID: String, threadID: String?, step: Int, resumeValues: [JSONValue], clock: any GraphClock) {
+    init(node: String, taskID: String, threadID: String?, step: Int, resumeValues: [JSONValue], nullResume: NullResume? = nil, clock: any GraphClock) {
         self.node = node
         self.taskID = taskID
         self.threadID = threadID
         self.step = step
         self.resumeValues = resumeValues
+        self.nullResume = nullResume
         self.clock = clock
     }
 
@@ -133,6 +135,9 @@ public final class NodeContext: Sendable {
         }
         if index < resumeValues.count {
             return try resumeValues[index].decode(Answer.self)
+        }
+        if index == resumeValues.count, let value = nullResume?.take(for: taskID) {
+            return try value.decode(Answer.self)
         }
         let deadline = timeout.map { clock.now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
         let raised = Interrupt(
@@ -164,4 +169,25 @@ public func interrupt<Answer: Decodable>(
             "interrupt(_:) was called outside a running node; call it from a node's body (or a task it starts)")
     }
     return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout)
+}
+
+/// A resume value given when no interrupt was pending (LangGraph's resume on the null task):
+/// the first task of the step whose `interrupt` has no answer of its own takes it.
+final class NullResume: Sendable {
+    private let state: Mutex<(value: JSONValue, takenBy: String?)>
+
+    init(_ value: JSONValue) { state = Mutex((value, nil)) }
+
+    /// The value, for the first task that asks (and again for that task on a retry).
+    func take(for taskID: String) -> JSONValue? {
+        state.withLock { s in
+            if s.takenBy == nil { s.takenBy = taskID }
+            return s.takenBy == taskID ? s.value : nil
+        }
+    }
+
+    /// Which task took the value, if one did.
+    var taken: (taskID: String, value: JSONValue)? {
+        state.withLock { s in s.takenBy.map { ($0, s.value) } }
+    }
 }

@@ -50,7 +50,7 @@ extension Run {
 
     /// Checks a resume against the pending interrupts and records the answers as writes of
     /// the tasks that asked. Nothing is written when any part is refused.
-    func applyResume(_ resume: Resume) async throws {
+    func applyResume(_ resume: Resume, hasGoto: Bool = false) async throws {
         let known = try await loadKnownInterrupts()
         let open = try openInterrupts().filter { interrupt in
             guard let record = known.first(where: { $0.id == interrupt.id }) else { return true }
@@ -64,7 +64,16 @@ extension Run {
                 if let last = try openInterrupts().last, let record = known.first(where: { $0.id == last.id }), record.status != .pending {
                     throw GraphError(.alreadyResolved, "interrupt '\(last.id)' of thread '\(thread)' is already \(record.status.rawValue); to change an answer, fork from an earlier checkpoint")
                 }
-                throw GraphError(.noPendingInterrupt, "thread '\(thread)' is not waiting on any interrupt; nothing to resume")
+                // As in LangGraph, the value waits for the first `interrupt` of the next step
+                // (at a static breakpoint, after an edit, after a failure). With nothing left
+                // to run it could answer nothing, so it is refused rather than dropped.
+                guard try hasTasksToRun() || hasGoto else {
+                    throw GraphError(
+                        .noPendingInterrupt,
+                        "thread '\(thread)' is not waiting on any interrupt and has nothing left to run, so nothing would use the answer; start it again with invoke(input, thread:)")
+                }
+                upsertHeadWrites([PendingWrite(taskID: Reserved.nullTask, node: Reserved.input, index: Reserved.resumeIndex, channel: Reserved.resume, value: value.jsonData)])
+                return
             }
             if open.count > 1 {
                 throw GraphError(
@@ -98,6 +107,13 @@ extension Run {
             record.resolvedBy = config.actor
             stage(record)
         }
+    }
+
+    /// `true` when the working head has tasks that have not finished.
+    func hasTasksToRun() throws -> Bool {
+        guard let head = current else { return false }
+        let done = Set(headWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
+        return try graph.plan(head, sends: sends).contains { !done.contains($0.id) }
     }
 
     func newRecord(_ interrupt: Interrupt) -> InterruptRecord {

@@ -15,18 +15,33 @@ extension Run {
     /// report the pause or failure.
     func step() async throws -> [GraphEvent<State>] {
         guard var checkpoint = current else { throw GraphError(.storage, "no checkpoint to run from") }
-        let nextID = CheckpointID.next(after: [checkpoint.id, latestID].compactMap { $0 }.max(), now: now)
+        var nextID = CheckpointID.next(after: [checkpoint.id, latestID].compactMap { $0 }.max(), now: now)
         var working = values
         var changed = Set<Int>()
 
         // A Command's update and goto apply before the tasks run, so the tasks see them.
         let nullWrites = headWrites.filter { $0.taskID == Reserved.nullTask }
         var stepSends = sends
+        var nullResume: NullResume?
         if !nullWrites.isEmpty {
             let output = try graph.decodeOutput(nullWrites)
             changed.formUnion(try graph.apply(output.stateWrites, to: &working, writer: "Command update"))
-            for target in output.targets { checkpoint.channelVersions[Reserved.trigger(target)] = nextID }
+            if !output.targets.isEmpty {
+                // As in LangGraph, the goto is written before the step: its trigger gets a
+                // version of its own, older than this step's writes (so a node of this step
+                // that also routes there runs it again after), and a resume has seen it (so
+                // a breakpoint on the node waiting at the head does not fire again).
+                let gotoVersion = nextID
+                nextID = CheckpointID.next(after: gotoVersion, now: now)
+                for target in output.targets {
+                    checkpoint.channelVersions[Reserved.trigger(target)] = gotoVersion
+                    if resumedThisRun { checkpoint.versionsSeen[Reserved.interrupt, default: [:]][Reserved.trigger(target)] = gotoVersion }
+                }
+            }
             stepSends += output.sends
+            if let saved = nullWrites.first(where: { $0.channel == Reserved.resume }), let value = try? JSONValue(json: saved.value), value != .null {
+                nullResume = NullResume(value)
+            }
         }
 
         let tasks = try graph.plan(checkpoint, sends: stepSends)
@@ -75,16 +90,17 @@ extension Run {
         let snapshot = working
         if toRun.count == 1 {
             let i = toRun[0]
-            results[i] = await runTask(tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], step: step)
+            results[i] = await runTask(tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], nullResume: nullResume, step: step)
         } else if !toRun.isEmpty {
             let graph = self.graph
             let threadID = self.threadID
+            let nullResume = nullResume
             await withTaskGroup(of: (Int, TaskResult).self) { group in
                 for i in toRun {
                     let task = tasks[i]
                     let taskAnswers = answers[task.id] ?? []
                     group.addTask {
-                        (i, await Self.execute(task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, step: step))
+                        (i, await Self.execute(task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, nullResume: nullResume, step: step))
                     }
                 }
                 for await (i, result) in group { results[i] = result }
@@ -93,19 +109,32 @@ extension Run {
         let outcomes = results.map { $0! }
         let checkpointID = checkpoint.id
         let savedOnHead = headWrites.contains { $0.channel == Reserved.interrupt || $0.channel == Reserved.resume }
+        // A resume value given with nothing pending answered the first `interrupt` asked: it
+        // becomes that task's answer and is used up (a later pause does not offer it again).
+        var consumedResume: [PendingWrite] = []
+        if let nullResume, let taken = nullResume.taken, let task = tasks.first(where: { $0.id == taken.taskID }) {
+            consumedResume = [
+                PendingWrite(taskID: task.id, node: task.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array((answers[task.id] ?? []) + [taken.value]).jsonData),
+                PendingWrite(taskID: Reserved.nullTask, node: Reserved.input, index: Reserved.resumeIndex, channel: Reserved.resume, value: Data("null".utf8)),
+            ]
+        }
 
         // Failure: keep what finished, report the first error in task order.
         if let failed = outcomes.firstIndex(where: { if case .failed = $0 { true } else { false } }), case .failed(let error) = outcomes[failed] {
             if resumedThisRun, let graphError = error as? GraphError, graphError.code == .invalidResumeValue {
                 throw GraphError(.invalidResumeValue, "node '\(tasks[failed].node)' could not use the answer: \(graphError.message); nothing was applied, resume again with a valid value")
             }
-            var writes: [PendingWrite] = []
+            // A sibling's interrupt stays pending, as in LangGraph: a resume answers it while
+            // the failed node re-runs.
+            let known = outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) ? try await loadKnownInterrupts() : []
+            var writes: [PendingWrite] = consumedResume
             for (i, task) in tasks.enumerated() {
                 switch outcomes[i] {
                 case .done(let output, let reused): if !reused { writes += try graph.encode(output, task: task) }
                 case .failed(let error):
                     writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.errorIndex, channel: Reserved.error, value: try JSONCoding.encode(["node": task.node, "message": "\(error)"])))
-                case .interrupted: break
+                case .interrupted(let list):
+                    writes.append(keepInterrupts(list, of: task, known: known))
                 }
             }
             upsertHeadWrites(writes)
@@ -116,33 +145,28 @@ extension Run {
         // Pause: keep what finished and the questions asked.
         if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) {
             let known = try await loadKnownInterrupts()
-            var writes: [PendingWrite] = []
+            var writes: [PendingWrite] = consumedResume
             var raised: [Interrupt] = []
             var events: [GraphEvent<State>] = []
+            var finished: [(channel: Int, value: any Sendable)] = []
             for (i, task) in tasks.enumerated() {
                 switch outcomes[i] {
                 case .done(let output, let reused):
                     if !reused { writes += try graph.encode(output, task: task) }
+                    finished += output.stateWrites
                     if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
                 case .interrupted(let list):
-                    let kept = list.map { interrupt -> Interrupt in
-                        var interrupt = interrupt
-                        if let old = known.first(where: { $0.id == interrupt.id }) {
-                            interrupt.deadline = old.deadline
-                            interrupt.onTimeout = old.onTimeout
-                        }
-                        return interrupt
-                    }
-                    raised += kept
-                    writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: Interrupt.encodeList(kept)))
-                    for interrupt in kept where known.first(where: { $0.id == interrupt.id })?.status != .pending {
-                        stage(newRecord(interrupt))
-                    }
+                    let write = keepInterrupts(list, of: task, known: known)
+                    raised += try Interrupt.decodeList(write.value)
+                    writes.append(write)
                 case .failed: break
                 }
             }
             upsertHeadWrites(writes)
-            values = working
+            // The result shows the writes of siblings that finished, as getState and
+            // LangGraph's output do; the checkpoint keeps them as pending writes.
+            var shown = working
+            values = (try? graph.apply(finished, to: &shown, writer: "finished tasks")) != nil ? shown : working
             return events + (try await stop(.interrupted, interrupts: raised))
         }
 
@@ -165,9 +189,9 @@ extension Run {
             try await commitPending(status: .ready, isFinal: true)
             throw error
         }
-        if savedOnHead {
+        if savedOnHead || !consumedResume.isEmpty {
             // Keep the answers' effects on the checkpoint that asked, for history.
-            var writes: [PendingWrite] = []
+            var writes: [PendingWrite] = consumedResume
             for (i, task) in tasks.enumerated() {
                 if case .done(let output, let reused) = outcomes[i], !reused { writes += try graph.encode(output, task: task) }
             }
@@ -296,7 +320,24 @@ extension Run {
         pendingInterrupts = [:]
     }
 
-    func runTask(_ task: PlannedTask<State>, values: State, answers: [JSONValue], step: Int) async -> TaskResult {
+    /// The interrupt write of a task that paused, with the deadlines first given kept, and
+    /// records staged for questions not already pending.
+    func keepInterrupts(_ list: [Interrupt], of task: PlannedTask<State>, known: [InterruptRecord]) -> PendingWrite {
+        let kept = list.map { interrupt -> Interrupt in
+            var interrupt = interrupt
+            if let old = known.first(where: { $0.id == interrupt.id }) {
+                interrupt.deadline = old.deadline
+                interrupt.onTimeout = old.onTimeout
+            }
+            return interrupt
+        }
+        for interrupt in kept where known.first(where: { $0.id == interrupt.id })?.status != .pending {
+            stage(newRecord(interrupt))
+        }
+        return PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: Interrupt.encodeList(kept))
+    }
+
+    func runTask(_ task: PlannedTask<State>, values: State, answers: [JSONValue], nullResume: NullResume?, step: Int) async -> TaskResult {
         if task.node == START {
             do {
                 let writes = try startInput ?? (startBlob.map { try graph.decodeInput($0) } ?? [])
@@ -305,13 +346,14 @@ extension Run {
                 return .failed(error)
             }
         }
-        return await Self.execute(task, graph: graph, threadID: threadID, values: values, answers: answers, step: step)
+        return await Self.execute(task, graph: graph, threadID: threadID, values: values, answers: answers, nullResume: nullResume, step: step)
     }
 
     /// Runs one node with its retry policy. An interrupt is never retried, and a node that
     /// swallowed its interrupt signal is still interrupted.
     static func execute(
-        _ task: PlannedTask<State>, graph: CompiledGraph<State>, threadID: String?, values: State, answers: [JSONValue], step: Int
+        _ task: PlannedTask<State>, graph: CompiledGraph<State>, threadID: String?, values: State, answers: [JSONValue],
+        nullResume: NullResume? = nil, step: Int
     ) async -> TaskResult {
         guard let node = graph.nodes[task.node] else {
             return .failed(GraphError(.unknownNode, "a task targets '\(task.node)', which is not a node of graph '\(graph.identity.name)'"))
@@ -320,7 +362,7 @@ extension Run {
         var attempt = 1
         var delay = node.retry?.initialDelay ?? .zero
         while true {
-            let context = NodeContext(node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, clock: graph.clock)
+            let context = NodeContext(node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, nullResume: nullResume, clock: graph.clock)
             let command: Command<State>
             do {
                 command = try await NodeContext.$current.withValue(context) { try await node.action(input, context) }

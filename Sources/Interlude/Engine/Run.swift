@@ -114,7 +114,7 @@ final class Run<State: GraphState> {
             }
             try load(base)
             try await forkIfPast(record: record)
-            if let resume = command.resume { try await applyResume(resume) }
+            if let resume = command.resume { try await applyResume(resume, hasGoto: !command.goto.isEmpty) }
             try refuseIfTimedOut(record)
             try addNullWrites(command)
             markResuming()
@@ -154,7 +154,7 @@ final class Run<State: GraphState> {
     private func forkIfPast(record: ThreadRecord?) async throws {
         guard let past = current, config.checkpointID != nil, past.id != record?.head else { return }
         let fork = Checkpoint(
-            id: newID(after: past.id), parentID: past.id, step: past.step, source: .fork, createdAt: now,
+            id: newID(after: past.id), parentID: past.id, step: past.step + 1, source: .fork, createdAt: now,
             graph: graph.identity, channelVersions: past.channelVersions, versionsSeen: past.versionsSeen, metadata: config.metadata)
         pendingCheckpoints.append(NewCheckpoint(checkpoint: fork, blobs: []))
         current = fork

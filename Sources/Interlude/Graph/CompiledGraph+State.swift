@@ -123,9 +123,11 @@ extension CompiledGraph {
             }
             node = asNode
         } else {
-            let lastWriters = Self.lastWriters(base, nodes: nodeNames)
-            if nodeNames.count == 1 {
-                node = nodeNames[0]
+            // As in LangGraph: the node that wrote last, START when only the input was
+            // written (or nothing ran yet).
+            let lastWriters = Self.lastWriters(base, nodes: [START] + nodeNames)
+            if lastWriters.isEmpty {
+                node = START
             } else if lastWriters.count == 1 {
                 node = lastWriters[0]
             } else {
@@ -137,29 +139,21 @@ extension CompiledGraph {
 
         var working = run.values
         var changed = Set<Int>()
-        var ran: [PlannedTask<State>] = []
         var targets: [String] = []
         var newSends: [SendPacket] = []
-        // Keep the writes of tasks that finished in the unfinished step.
+        // Keep the state writes of tasks that finished in the unfinished step. The update
+        // replaces the pending step, as in LangGraph: every pending task counts as seen and
+        // pending sends are dropped, so only what `asNode` leads to runs next (nothing for END).
         if isHead, !finished.isEmpty {
             var writes: [(channel: Int, value: any Sendable)] = []
-            for task in finished {
-                let output = try decodeOutput(byTask[task.id]!)
-                writes += output.stateWrites
-                targets += output.targets
-                newSends += output.sends
-            }
+            for task in finished { writes += try decodeOutput(byTask[task.id]!).stateWrites }
             changed.formUnion(try apply(writes, to: &working, writer: "finished tasks"))
-            ran += finished
         }
+        let ran = tasks
         if node == END {
             if let update, !update.isEmpty {
                 changed.formUnion(try apply(try update.writes.map { (try table.index(of: $0.keyPath), $0.value) }, to: &working, writer: "updateState"))
             }
-            // Nothing runs next: every pending task counts as seen, sends are dropped.
-            ran = tasks
-            targets = []
-            newSends = []
         } else {
             let writes = try (update?.writes ?? []).map { (try table.index(of: $0.keyPath), $0.value) }
             let task = PlannedTask<State>(id: "update", node: node, trigger: Reserved.trigger(node), pushIndex: nil, arg: nil)
@@ -167,7 +161,6 @@ extension CompiledGraph {
             changed.formUnion(try apply(writes, to: &working, writer: "updateState as '\(node)'"))
             targets += output.targets
             newSends += output.sends
-            if let pending = tasks.first(where: { $0.node == node && $0.trigger != nil }) { ran.append(pending) }
         }
         try await run.cancelPendingInterrupts()
         let id = run.newID(after: base.id)
