@@ -140,8 +140,7 @@ extension Run {
                 try requireNode(name, from: "Command(goto:)")
                 add(Reserved.trigger(name), Data("null".utf8))
             case .send(let send):
-                try requireNode(send.node, from: "Command(goto: Send)")
-                add(Reserved.sends, try JSONCoding.encode(SendPacket(node: send.node, arg: try JSONValue(encoding: send.arg))))
+                add(Reserved.sends, try JSONCoding.encode(try graph.packet(send, from: "Command(goto: Send)")))
             }
         }
         upsertHeadWrites(writes)

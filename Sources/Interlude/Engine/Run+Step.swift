@@ -175,11 +175,13 @@ extension Run {
         var targets: [String] = []
         var newSends: [SendPacket] = []
         var events: [GraphEvent<State>] = []
+        var finishedJoins: [(node: String, joins: [String])] = []
         for (i, task) in tasks.enumerated() {
             guard let output = outcomes[i].output else { continue }
             stateWrites += output.stateWrites
             targets += output.targets
             newSends += output.sends
+            if !output.joins.isEmpty { finishedJoins.append((task.node, output.joins)) }
             if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
         }
         let writers = Array(Set(tasks.map(\.node))).sorted().joined(separator: ", ")
@@ -203,9 +205,10 @@ extension Run {
                 stage(record)
             }
         }
+        let joined = countJoins(finishedJoins)
         try saveCheckpoint(
-            from: checkpoint, id: nextID, values: working, changed: changed, ran: tasks, targets: targets,
-            newSends: (newSends.isEmpty && stepSends.isEmpty) ? nil : newSends, source: .loop)
+            from: checkpoint, id: nextID, values: working, changed: changed, ran: tasks, targets: targets + joined.targets,
+            newSends: (newSends.isEmpty && stepSends.isEmpty) ? nil : newSends, barriers: joined.barriers, source: .loop)
         if mode.contains(.values) { events.append(.values(working)) }
 
         let after = config.interruptAfter.map { Set($0) } ?? graph.interruptAfter
@@ -222,7 +225,8 @@ extension Run {
     /// Saves the checkpoint that ends a superstep (or an update) as the new working head.
     func saveCheckpoint(
         from checkpoint: Checkpoint, id: CheckpointID, values newValues: State, changed: Set<Int>,
-        ran tasks: [PlannedTask<State>], targets: [String], newSends: [SendPacket]?, source: CheckpointSource
+        ran tasks: [PlannedTask<State>], targets: [String], newSends: [SendPacket]?, barriers changedBarriers: [String: [String]] = [:],
+        source: CheckpointSource
     ) throws {
         var versions = checkpoint.channelVersions
         for index in changed { versions[graph.table.channels[index].name] = id }
@@ -240,6 +244,13 @@ extension Run {
             }
             sends = newSends
         }
+        for (channel, sources) in changedBarriers.sorted(by: { $0.key < $1.key }) {
+            versions[channel] = id
+            if checkpointer != nil {
+                blobs.append(ChannelBlob(channel: channel, version: id, encoding: .full, depth: 0, data: try JSONCoding.encode(sources)))
+            }
+            barriers[channel] = sources
+        }
         var metadata = config.metadata
         if !expiring.isEmpty {
             // Only the step that consumed the default answers timed out, not the steps after it.
@@ -254,6 +265,30 @@ extension Run {
         latestID = max(latestID ?? id, id)
         headWrites = []
         values = newValues
+    }
+
+    /// Counts finished sources toward their join barriers: a barrier that has every source
+    /// fires its target in the next superstep and starts empty again.
+    func countJoins(_ finished: [(node: String, joins: [String])]) -> (targets: [String], barriers: [String: [String]]) {
+        var seen: [String: Set<String>] = [:]
+        for (node, joins) in finished {
+            for channel in joins {
+                if seen[channel] == nil { seen[channel] = Set(barriers[channel] ?? []) }
+                seen[channel]!.insert(node)
+            }
+        }
+        var targets: [String] = []
+        var changed: [String: [String]] = [:]
+        for (channel, sources) in seen {
+            guard let join = graph.joins[channel] else { continue }
+            if Set(join.sources).isSubset(of: sources) {
+                targets.append(join.target)
+                changed[channel] = []
+            } else {
+                changed[channel] = sources.sorted()
+            }
+        }
+        return (targets.sorted(), changed)
     }
 
     /// `true` when the stream reports this task's writes: the input (`START`) is not a node's
@@ -358,14 +393,27 @@ extension Run {
         guard let node = graph.nodes[task.node] else {
             return .failed(GraphError(.unknownNode, "a task targets '\(task.node)', which is not a node of graph '\(graph.identity.name)'"))
         }
-        let input = task.arg ?? values
+        // A Send's input: the node's own payload type, or a whole state.
+        let input: State
+        let body: @Sendable (State, NodeContext) async throws -> Command<State>
+        switch (task.payload, node.payloadAction) {
+        case (let payload?, let typed?):
+            input = values
+            body = { _, context in try await typed(payload, context) }
+        case (let payload?, nil):
+            do { input = try payload.decode(State.self) } catch { return .failed(error) }
+            body = node.action
+        case (nil, _):
+            input = values
+            body = node.action
+        }
         var attempt = 1
         var delay = node.retry?.initialDelay ?? .zero
         while true {
             let context = NodeContext(node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, nullResume: nullResume, clock: graph.clock)
             let command: Command<State>
             do {
-                command = try await NodeContext.$current.withValue(context) { try await node.action(input, context) }
+                command = try await NodeContext.$current.withValue(context) { try await body(input, context) }
             } catch {
                 if !context.raised.isEmpty { return .interrupted(context.raised) }
                 if let graphError = error as? GraphError, graphError.code == .invalidResumeValue { return .failed(error) }
@@ -407,14 +455,12 @@ extension Run {
                 }
                 if seen.insert(name).inserted { output.targets.append(name) }
             case .send(let send):
-                guard graph.nodes[send.node] != nil else {
-                    throw GraphError(.unknownNode, "a Send from node '\(task.node)' targets '\(send.node)', which is not a node")
-                }
-                output.sends.append(SendPacket(node: send.node, arg: try JSONValue(encoding: send.arg)))
+                output.sends.append(try graph.packet(send, from: "a Send from node '\(task.node)'"))
             }
         }
         for target in goto { try add(target, from: "goto", allowed: nil) }
         for name in graph.edgesFrom[task.node] ?? [] { try add(.node(name), from: "an edge", allowed: nil) }
+        output.joins = graph.joinsFrom[task.node] ?? []
         if let branches = graph.branches[task.node], !branches.isEmpty {
             var local = input
             _ = try graph.apply(writes, to: &local, writer: task.node)

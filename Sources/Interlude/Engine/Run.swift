@@ -20,6 +20,8 @@ final class Run<State: GraphState> {
     var current: Checkpoint?
     var headWrites: [PendingWrite] = []
     var sends: [SendPacket] = []
+    /// Join barriers at the working head: which sources finished since the target ran.
+    var barriers: [String: [String]] = [:]
     /// The run input, typed when this invocation received it.
     var startInput: [(channel: Int, value: any Sendable)]?
     var startBlob: Data?
@@ -136,6 +138,7 @@ final class Run<State: GraphState> {
         let m = try graph.materialize(tuple)
         values = m.values
         sends = m.sends
+        barriers = m.barriers
         startBlob = m.startBlob
         startInput = nil
         appendInfo = m.appendInfo

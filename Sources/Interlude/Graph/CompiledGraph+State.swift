@@ -144,9 +144,14 @@ extension CompiledGraph {
         // Keep the state writes of tasks that finished in the unfinished step. The update
         // replaces the pending step, as in LangGraph: every pending task counts as seen and
         // pending sends are dropped, so only what `asNode` leads to runs next (nothing for END).
+        var joins: [(node: String, joins: [String])] = []
         if isHead, !finished.isEmpty {
             var writes: [(channel: Int, value: any Sendable)] = []
-            for task in finished { writes += try decodeOutput(byTask[task.id]!).stateWrites }
+            for task in finished {
+                let output = try decodeOutput(byTask[task.id]!)
+                writes += output.stateWrites
+                joins.append((task.node, output.joins))
+            }
             changed.formUnion(try apply(writes, to: &working, writer: "finished tasks"))
         }
         let ran = tasks
@@ -156,17 +161,19 @@ extension CompiledGraph {
             }
         } else {
             let writes = try (update?.writes ?? []).map { (try table.index(of: $0.keyPath), $0.value) }
-            let task = PlannedTask<State>(id: "update", node: node, trigger: Reserved.trigger(node), pushIndex: nil, arg: nil)
+            let task = PlannedTask<State>(id: "update", node: node, trigger: Reserved.trigger(node), pushIndex: nil, payload: nil)
             let output = try await Run.route(task, graph: self, writes: writes, goto: [], input: working)
             changed.formUnion(try apply(writes, to: &working, writer: "updateState as '\(node)'"))
             targets += output.targets
             newSends += output.sends
+            joins.append((node, output.joins))
         }
+        let joined = run.countJoins(joins)
         try await run.cancelPendingInterrupts()
         let id = run.newID(after: base.id)
         try run.saveCheckpoint(
-            from: base, id: id, values: working, changed: changed, ran: ran, targets: targets,
-            newSends: (newSends.isEmpty && run.sends.isEmpty) ? nil : newSends, source: .update)
+            from: base, id: id, values: working, changed: changed, ran: ran, targets: targets + joined.targets,
+            newSends: (newSends.isEmpty && run.sends.isEmpty) ? nil : newSends, barriers: joined.barriers, source: .update)
         if !hasBase {
             // A new thread: the first checkpoint has no parent.
             run.pendingCheckpoints[0].checkpoint.parentID = nil
