@@ -6,6 +6,8 @@ enum Reserved {
     static let sends = "__sends__"
     static let interrupt = "__interrupt__"
     static let resume = "__resume__"
+    /// Answers by interrupt id for questions a task's subgraph asked.
+    static let subgraphResume = "__subgraph_resume__"
     static let error = "__error__"
     static let done = "__done__"
     static let input = "__input__"
@@ -20,6 +22,7 @@ enum Reserved {
     static let interruptIndex = -3
     static let resumeIndex = -4
     static let doneIndex = -5
+    static let subgraphResumeIndex = -6
 }
 
 /// A `Send` as stored in the `__sends__` channel.

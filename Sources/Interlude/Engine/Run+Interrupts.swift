@@ -94,18 +94,28 @@ extension Run {
                 }
             }
         }
+        for (interrupt, value) in answers where interrupt.namespace != nil {
+            // A subgraph's question: answered by id, the subgraph node passes it on.
+            var map: [String: JSONValue] = [:]
+            if let saved = headWrites.first(where: { $0.taskID == interrupt.taskID && $0.channel == Reserved.subgraphResume }) {
+                map = try JSONValue(json: saved.value).objectValue ?? [:]
+            }
+            map[interrupt.id] = value
+            upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.subgraphResumeIndex, channel: Reserved.subgraphResume, value: JSONValue.object(map).jsonData)])
+        }
         for (interrupt, value) in answers {
+            var record = known.first(where: { $0.id == interrupt.id }) ?? newRecord(interrupt)
+            record.status = expiring.contains(interrupt.id) ? .expired : .resolved
+            record.resolvedAt = now
+            record.resolvedBy = config.actor
+            stage(record)
+            guard interrupt.namespace == nil else { continue }
             var list: [JSONValue] = []
             if let saved = headWrites.first(where: { $0.taskID == interrupt.taskID && $0.channel == Reserved.resume }) {
                 list = try JSONValue(json: saved.value).arrayValue ?? []
             }
             list.append(value)
             upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array(list).jsonData)])
-            var record = known.first(where: { $0.id == interrupt.id }) ?? newRecord(interrupt)
-            record.status = expiring.contains(interrupt.id) ? .expired : .resolved
-            record.resolvedAt = now
-            record.resolvedBy = config.actor
-            stage(record)
         }
     }
 

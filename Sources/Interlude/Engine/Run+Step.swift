@@ -81,16 +81,22 @@ extension Run {
             }
         }
         var answers: [String: [JSONValue]] = [:]
+        var subgraphAnswers: [String: [String: JSONValue]] = [:]
         for (taskID, writes) in byTask {
             if let saved = writes.first(where: { $0.channel == Reserved.resume }) {
                 answers[taskID] = try JSONValue(json: saved.value).arrayValue ?? []
+            }
+            if let saved = writes.first(where: { $0.channel == Reserved.subgraphResume }) {
+                subgraphAnswers[taskID] = try JSONValue(json: saved.value).objectValue ?? [:]
             }
         }
         let step = checkpoint.step + 1
         let snapshot = working
         if toRun.count == 1 {
             let i = toRun[0]
-            results[i] = await runTask(tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], nullResume: nullResume, step: step)
+            results[i] = await runTask(
+                tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], subgraphAnswers: subgraphAnswers[tasks[i].id] ?? [:],
+                nullResume: nullResume, step: step)
         } else if !toRun.isEmpty {
             let graph = self.graph
             let threadID = self.threadID
@@ -99,8 +105,11 @@ extension Run {
                 for i in toRun {
                     let task = tasks[i]
                     let taskAnswers = answers[task.id] ?? []
+                    let subAnswers = subgraphAnswers[task.id] ?? [:]
                     group.addTask {
-                        (i, await Self.execute(task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, nullResume: nullResume, step: step))
+                        (i, await Self.execute(
+                            task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, subgraphAnswers: subAnswers,
+                            nullResume: nullResume, step: step))
                     }
                 }
                 for await (i, result) in group { results[i] = result }
@@ -108,7 +117,7 @@ extension Run {
         }
         let outcomes = results.map { $0! }
         let checkpointID = checkpoint.id
-        let savedOnHead = headWrites.contains { $0.channel == Reserved.interrupt || $0.channel == Reserved.resume }
+        let savedOnHead = headWrites.contains { $0.channel == Reserved.interrupt || $0.channel == Reserved.resume || $0.channel == Reserved.subgraphResume }
         // A resume value given with nothing pending answered the first `interrupt` asked: it
         // becomes that task's answer and is used up (a later pause does not offer it again).
         var consumedResume: [PendingWrite] = []
@@ -372,7 +381,9 @@ extension Run {
         return PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: Interrupt.encodeList(kept))
     }
 
-    func runTask(_ task: PlannedTask<State>, values: State, answers: [JSONValue], nullResume: NullResume?, step: Int) async -> TaskResult {
+    func runTask(
+        _ task: PlannedTask<State>, values: State, answers: [JSONValue], subgraphAnswers: [String: JSONValue], nullResume: NullResume?, step: Int
+    ) async -> TaskResult {
         if task.node == START {
             do {
                 let writes = try startInput ?? (startBlob.map { try graph.decodeInput($0) } ?? [])
@@ -381,14 +392,15 @@ extension Run {
                 return .failed(error)
             }
         }
-        return await Self.execute(task, graph: graph, threadID: threadID, values: values, answers: answers, nullResume: nullResume, step: step)
+        return await Self.execute(
+            task, graph: graph, threadID: threadID, values: values, answers: answers, subgraphAnswers: subgraphAnswers, nullResume: nullResume, step: step)
     }
 
     /// Runs one node with its retry policy. An interrupt is never retried, and a node that
     /// swallowed its interrupt signal is still interrupted.
     static func execute(
         _ task: PlannedTask<State>, graph: CompiledGraph<State>, threadID: String?, values: State, answers: [JSONValue],
-        nullResume: NullResume? = nil, step: Int
+        subgraphAnswers: [String: JSONValue] = [:], nullResume: NullResume? = nil, step: Int
     ) async -> TaskResult {
         guard let node = graph.nodes[task.node] else {
             return .failed(GraphError(.unknownNode, "a task targets '\(task.node)', which is not a node of graph '\(graph.identity.name)'"))
@@ -410,7 +422,9 @@ extension Run {
         var attempt = 1
         var delay = node.retry?.initialDelay ?? .zero
         while true {
-            let context = NodeContext(node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, nullResume: nullResume, clock: graph.clock)
+            let context = NodeContext(
+                node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, nullResume: nullResume,
+                subgraphAnswers: subgraphAnswers, checkpointer: graph.checkpointer, clock: graph.clock)
             let command: Command<State>
             do {
                 command = try await NodeContext.$current.withValue(context) { try await body(input, context) }

@@ -3,8 +3,10 @@ import Foundation
 extension CompiledGraph {
     /// The thread's state at its head (with the writes of tasks that already finished in the
     /// unfinished step applied), or at a given checkpoint (exactly as saved).
+    /// - Parameter subgraphs: Also load the state of every subgraph a pending task runs
+    ///   (``StateSnapshot/subgraphs``). Default: `false`.
     /// - Returns: `nil` when the thread has no checkpoint.
-    public func getState(thread: String, checkpointID: CheckpointID? = nil) async throws -> StateSnapshot<State>? {
+    public func getState(thread: String, checkpointID: CheckpointID? = nil, subgraphs: Bool = false) async throws -> StateSnapshot<State>? {
         let checkpointer = try requireCheckpointer("getState")
         guard let tuple = try await checkpointer.checkpoint(thread: thread, id: checkpointID) else {
             if let checkpointID {
@@ -12,7 +14,19 @@ extension CompiledGraph {
             }
             return nil
         }
-        return try snapshot(tuple, thread: thread, applyPending: checkpointID == nil)
+        var result = try snapshot(tuple, thread: thread, applyPending: checkpointID == nil)
+        if subgraphs {
+            let done = Set(tuple.pendingWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
+            for task in result.tasks where !done.contains(task.id) {
+                guard let sub = nodes[task.name]?.subgraph else { continue }
+                let namespace = sub.namespace(node: task.name, taskID: task.id)
+                let child = sub.child.withCheckpointer(checkpointer)
+                if let state = try await child.getState(thread: SubgraphNode<State>.thread(parent: thread, namespace: namespace), subgraphs: true) {
+                    result.subgraphs[namespace] = state
+                }
+            }
+        }
+        return result
     }
 
     /// Checkpoints of a thread, newest first.

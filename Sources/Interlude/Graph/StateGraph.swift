@@ -38,6 +38,8 @@ struct NodeSpec<State: GraphState>: Sendable {
     var payloadType = PayloadType(State.self)
     /// The body of a node that takes a payload of its own type (`nil` for a state node).
     var payloadAction: (@Sendable (JSONValue, NodeContext) async throws -> Command<State>)?
+    /// The compiled graph this node runs, for a subgraph node.
+    var subgraph: SubgraphNode<State>?
 }
 
 /// A waiting edge: `target` runs once every source has finished since it last ran.
