@@ -98,6 +98,25 @@ struct SubgraphTests {
         #expect(counter["c1"] == 1 && counter["ask"] == 3)
     }
 
+    @Test("J4 editing the parent while a subgraph waits replaces the pending step: the subgraph runs again in a new invocation and asks again", arguments: Backend.allCases)
+    func j4(backend: Backend) async throws {
+        let counter = RunCounter()
+        let h = try await Self.nested(backend, counter, ask: askAndAppend("ask", "q", counter))
+        let thread = newThread()
+        let paused = try await h.app.invoke(ListState(), thread: thread)
+        try await h.app.updateState(thread: thread, values: .append(\.v, "edit"), asNode: "p1")
+        let state = try await h.state(thread)
+        #expect(state.next == ["child"])
+        #expect(state.interrupts.isEmpty)
+        let again = try await h.app.invoke(thread: thread)
+        #expect(again.interrupts.map(\.value) == ["q"])
+        #expect(again.interrupts.first?.id != paused.interrupts.first?.id)
+        #expect(again.interrupts.first?.namespace != paused.interrupts.first?.namespace)
+        let done = try await h.app.resume(thread: thread, with: "x")
+        #expect(done.values.v == ["p1", "edit", "c1", "ask:x", "c2", "p2"])
+        #expect(counter["p1"] == 1 && counter["c1"] == 2)
+    }
+
     @Test("J3 a subgraph checkpoints per invocation by default, or keeps one thread across calls (checkpointer=True)", arguments: Backend.allCases)
     func j3(backend: Backend) async throws {
         var child = StateGraph<TurnState>()
