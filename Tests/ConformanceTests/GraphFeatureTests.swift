@@ -22,7 +22,7 @@ struct GradeState: GraphState, Equatable {
 }
 
 /// Issue 9's missing features: `Overwrite`, join edges, typed `Send` payloads.
-@Suite("N. Overwrite, join edges, typed Send payloads", .tags(.conformance), .timeLimit(.minutes(1)))
+@Suite("N. Overwrite, join edges, typed Send payloads", .tags(.conformance), .serialized, .timeLimit(.minutes(1)))
 struct GraphFeatureTests {
     @Test("N1 Overwrite bypasses the reducer (earlier writes of the step lost, later ignored); two in one step fail naming the field", arguments: Backend.allCases)
     func n1(backend: Backend) async throws {

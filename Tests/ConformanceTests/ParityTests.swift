@@ -4,7 +4,7 @@ import Testing
 
 /// Behaviours that differed from LangGraph 1.2.24 (issue 9), each asserting what LangGraph
 /// does with `InMemorySaver` on the same graph.
-@Suite("M. LangGraph parity, round two", .tags(.conformance), .timeLimit(.minutes(1)))
+@Suite("M. LangGraph parity, round two", .tags(.conformance), .serialized, .timeLimit(.minutes(1)))
 struct ParityTests {
     /// START -> a -> n1 -> END, with n2 reachable only by a goto; paused before n1.
     static func breakpointGraph(_ backend: Backend, _ counter: RunCounter) async throws -> Harness<ListState> {

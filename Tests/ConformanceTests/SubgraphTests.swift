@@ -9,7 +9,7 @@ struct TurnState: GraphState, Equatable {
     static let channels: [Channel<TurnState>] = [.value("last", \.last), .value("turns", \.turns)]
 }
 
-@Suite("J. Subgraphs", .tags(.conformance), .timeLimit(.minutes(1)))
+@Suite("J. Subgraphs", .tags(.conformance), .serialized, .timeLimit(.minutes(1)))
 struct SubgraphTests {
     /// Parent START -> p1 -> child -> p2; child START -> c1 -> ask -> c2, where `ask` is
     /// given by `ask`.
