@@ -17,6 +17,7 @@ public enum ExampleCatalog {
         Entry(name: MultiQuestionExample.name, summary: "two questions in one node: name, then email"),
         Entry(name: ConditionalInterruptExample.name, summary: "ask a human only when the classifier's confidence is below 0.8"),
         Entry(name: TimeoutDefaultExample.name, summary: "a question with a deadline; the default answer applies when it passes"),
+        Entry(name: SubgraphReviewExample.name, summary: "a review subgraph as a node: its question pauses the parent, the answer resumes it"),
     ]
 
     /// The entry with this name, or `nil`.

@@ -14,6 +14,7 @@ enum ExampleRegistry {
         try registry.register(try MultiQuestionExample.makeGraph(checkpointer: checkpointer))
         try registry.register(try ConditionalInterruptExample.makeGraph(checkpointer: checkpointer))
         try registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try SubgraphReviewExample.makeGraph(checkpointer: checkpointer))
         return registry
     }
 }

@@ -46,7 +46,7 @@ struct ReplayTests {
         let fork = history[0]
         #expect(fork.source == .fork)
         #expect(fork.parentCheckpointID == asked.checkpointID)
-        #expect(fork.step == asked.step)
+        #expect(fork.step == asked.step + 1, "as in LangGraph, a fork's step is the replayed checkpoint's step + 1")
         #expect(Array(history.dropFirst().map(\.checkpointID)) == old.map(\.checkpointID))
 
         let done = try await app.resume(thread: thread, with: "again")

@@ -122,7 +122,7 @@ struct StateReadTests {
         let after = try await app.stateHistory(thread: thread)
         #expect(after.count == 6)
         #expect(after[0].source == .fork)
-        #expect(after[0].step == 1)
+        #expect(after[0].step == 2, "as in LangGraph, a fork's step is the replayed checkpoint's step + 1")
         #expect(after[0].parentCheckpointID == ids[2])
         #expect(Array(after.dropFirst().map(\.checkpointID)) == ids)
     }

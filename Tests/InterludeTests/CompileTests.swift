@@ -60,14 +60,35 @@ struct CompileTests {
         #expect(message?.contains("addEdge(START") == true)
     }
 
-    @Test("a node no edge leads to is unreachable")
-    func unreachable() {
+    @Test("a node no edge leads to compiles, with a warning in the compile report (as LangGraph accepts it)")
+    func unreachable() throws {
+        var graph = StateGraph<Doc>()
+        Self.node(&graph, "a")
+        Self.node(&graph, "island")
+        graph.addEdge(START, "a")
+        let app = try graph.compile()
+        #expect(app.report.warnings.count == 1)
+        #expect(app.report.warnings.first?.contains("node 'island' is unreachable") == true)
+
+        var reached = StateGraph<Doc>()
+        Self.node(&reached, "a")
+        Self.node(&reached, "b")
+        Self.node(&reached, "join")
+        reached.addEdge(START, "a")
+        reached.addEdge(START, "b")
+        reached.addEdge(["a", "b"], "join")
+        #expect(try reached.compile().report.warnings.isEmpty, "a join edge's target is reached through its sources")
+    }
+
+    @Test("a join edge naming an unknown node is refused, naming it")
+    func joinUnknown() {
         let message = Self.failure { graph in
             Self.node(&graph, "a")
-            Self.node(&graph, "island")
+            Self.node(&graph, "join")
             graph.addEdge(START, "a")
+            graph.addEdge(["a", "ghost"], "join")
         }
-        #expect(message?.contains("node 'island' is unreachable") == true)
+        #expect(message?.contains("unknown node 'ghost'") == true)
     }
 
     @Test("a node added twice is refused")

@@ -346,6 +346,26 @@ extension ExamplesTests {
         }
     }
 
+    @Suite("Subgraph review example")
+    struct SubgraphReviewExampleTests {
+        @Test("the subgraph's question pauses the parent with a namespace; an edited approval publishes the edit")
+        func review() async throws {
+            let app = try SubgraphReviewExample.makeGraph()
+            let thread = "article-1"
+            let paused = try await app.invoke(ArticleState(topic: "tides"), thread: thread)
+            let question = try #require(paused.interrupts.first)
+            #expect(try question.value(as: DraftQuestion.self).draft == "A short piece on tides.")
+            #expect(question.namespace?.hasPrefix("review:") == true)
+            let inner = try #require(try await app.getState(thread: thread, subgraphs: true)?.subgraphs[question.namespace ?? ""])
+            #expect(inner.next == ["review"])
+            let done = try await app.resume(thread: thread, with: DraftVerdict(approved: true, edit: "Tides, briefly."))
+            #expect(done.status == .completed)
+            #expect(done.values.draft == "Tides, briefly.")
+            #expect(done.values.published)
+            #expect(done.values.log == ["plan", "write", "review", "publish"])
+        }
+    }
+
     @Suite("Example catalog")
     struct ExampleCatalogTests {
         @Test("The catalog lists every example once, under its graph name")
@@ -356,7 +376,7 @@ extension ExamplesTests {
                 try ApprovalExample.makeGraph().identity.name, try EditStateExample.makeGraph().identity.name,
                 try ToolReviewExample.makeGraph().identity.name, try ValidatedInputExample.makeGraph().identity.name,
                 try MultiQuestionExample.makeGraph().identity.name, try ConditionalInterruptExample.makeGraph().identity.name,
-                try TimeoutDefaultExample.makeGraph().identity.name,
+                try TimeoutDefaultExample.makeGraph().identity.name, try SubgraphReviewExample.makeGraph().identity.name,
             ]
             #expect(names == graphNames)
             #expect(ExampleCatalog.entry(named: "approval")?.summary.isEmpty == false)

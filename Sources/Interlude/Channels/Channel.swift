@@ -63,6 +63,7 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
     init(
         name: String, kind: ChannelKind, keyPath: AnyKeyPath,
         reduce: @escaping @Sendable (inout State, [any Sendable], String) throws -> Void,
+        assign: @escaping @Sendable (inout State, any Sendable) -> Void,
         encodeValue: @escaping @Sendable (State) throws -> Data, decodeValue: @escaping @Sendable (inout State, Data) throws -> Void,
         encodeWrite: @escaping @Sendable (any Sendable) throws -> Data, decodeWrite: @escaping @Sendable (Data) throws -> any Sendable,
         writeFromState: @escaping @Sendable (State) -> any Sendable, elementCount: (@Sendable (State) -> Int)?,
@@ -71,11 +72,33 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
         self.name = name
         self.kind = kind
         self.keyPath = keyPath
-        self.reduce = reduce
+        // An `Overwrite` write replaces the value, bypassing the reducer, as in LangGraph:
+        // earlier writes of the step are lost, later ones ignored; two in one step are an
+        // error. A field without a reducer treats it as its one ordinary write.
+        self.reduce = { state, writes, writer in
+            let overwrites = writes.indices.filter { writes[$0] is OverwriteWrite }
+            guard let first = overwrites.first else { return try reduce(&state, writes, writer) }
+            guard overwrites.count == 1 else {
+                throw GraphError(
+                    .invalidUpdate,
+                    "field '\(name)' received \(overwrites.count) Overwrite writes in one superstep (from \(writer)); only one write per step can replace the value: overwrite it from one node, or use ordinary updates that its reducer folds in")
+            }
+            if kind == .lastValue { return try reduce(&state, writes.map { ($0 as? OverwriteWrite)?.value ?? $0 }, writer) }
+            assign(&state, (writes[first] as! OverwriteWrite).value)
+        }
         self.encodeValue = encodeValue
         self.decodeValue = decodeValue
-        self.encodeWrite = encodeWrite
-        self.decodeWrite = decodeWrite
+        self.encodeWrite = { value in
+            guard let overwrite = value as? OverwriteWrite else { return try encodeWrite(value) }
+            var data = overwritePrefix
+            data.append(try encodeWrite(overwrite.value))
+            data.append(UInt8(ascii: "}"))
+            return data
+        }
+        self.decodeWrite = { data in
+            guard data.starts(with: overwritePrefix), data.last == UInt8(ascii: "}") else { return try decodeWrite(data) }
+            return OverwriteWrite(value: try decodeWrite(Data(data.dropFirst(overwritePrefix.count).dropLast())))
+        }
         self.writeFromState = writeFromState
         self.elementCount = elementCount
         self.encodeSuffix = encodeSuffix
@@ -86,14 +109,16 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
         _ name: String, _ keyPath: WritableKeyPath<State, V>
     ) -> (
         encodeValue: @Sendable (State) throws -> Data, decodeValue: @Sendable (inout State, Data) throws -> Void,
-        encodeWrite: @Sendable (any Sendable) throws -> Data, decodeWrite: @Sendable (Data) throws -> any Sendable
+        encodeWrite: @Sendable (any Sendable) throws -> Data, decodeWrite: @Sendable (Data) throws -> any Sendable,
+        assign: @Sendable (inout State, any Sendable) -> Void
     ) {
         nonisolated(unsafe) let kp = keyPath  // key paths are immutable values
         return (
             { state in try JSONCoding.encode(state[keyPath: kp]) },
             { state, data in state[keyPath: kp] = try JSONCoding.decode(V.self, from: data, what: "channel '\(name)'") },
             { value in try JSONCoding.encode(value as! V) },
-            { data in try JSONCoding.decode(V.self, from: data, what: "a write to channel '\(name)'") }
+            { data in try JSONCoding.decode(V.self, from: data, what: "a write to channel '\(name)'") },
+            { state, value in state[keyPath: kp] = value as! V }
         )
     }
 
@@ -113,7 +138,7 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
                 }
                 if let last = writes.last { state[keyPath: kp] = last as! V }
             },
-            encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
+            assign: c.assign, encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
             writeFromState: { $0[keyPath: kp] },
             elementCount: nil, encodeSuffix: nil, appendEncoded: nil)
     }
@@ -128,7 +153,7 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
             reduce: { state, writes, _ in
                 for write in writes { state[keyPath: kp].append(contentsOf: write as! [E]) }
             },
-            encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
+            assign: c.assign, encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
             writeFromState: { $0[keyPath: kp] },
             elementCount: { $0[keyPath: kp].count },
             encodeSuffix: { state, from in try JSONCoding.encode(Array(state[keyPath: kp].dropFirst(from))) },
@@ -147,7 +172,7 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
             reduce: { state, writes, _ in
                 for write in writes { state[keyPath: kp] = Message.merge(state[keyPath: kp], write as! [Message]) }
             },
-            encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
+            assign: c.assign, encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
             writeFromState: { $0[keyPath: kp] },
             elementCount: nil, encodeSuffix: nil, appendEncoded: nil)
     }
@@ -164,11 +189,20 @@ public final class Channel<State: GraphState>: @unchecked Sendable {
             reduce: { state, writes, _ in
                 for write in writes { state[keyPath: kp] = combine(state[keyPath: kp], write as! V) }
             },
-            encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
+            assign: c.assign, encodeValue: c.encodeValue, decodeValue: c.decodeValue, encodeWrite: c.encodeWrite, decodeWrite: c.decodeWrite,
             writeFromState: { $0[keyPath: kp] },
             elementCount: nil, encodeSuffix: nil, appendEncoded: nil)
     }
 }
+
+/// A write that replaces a field's value instead of going through its reducer; made by
+/// ``Update/overwrite(_:_:)``.
+struct OverwriteWrite: Sendable {
+    let value: any Sendable
+}
+
+/// How an `Overwrite` write is stored in a pending write: `{"__overwrite__":<value>}`.
+let overwritePrefix = Data(#"{"__overwrite__":"#.utf8)
 
 /// The compiled view of a state type's channels: lookup by key path and by name.
 struct ChannelTable<State: GraphState>: @unchecked Sendable {
@@ -185,7 +219,7 @@ struct ChannelTable<State: GraphState>: @unchecked Sendable {
             guard byName[channel.name] == nil else {
                 throw GraphError(.invalidGraph, "\(State.self).channels declares '\(channel.name)' twice; give every field one channel")
             }
-            guard !channel.name.hasPrefix("__"), !channel.name.hasPrefix("branch:") else {
+            guard !channel.name.hasPrefix("__"), !channel.name.hasPrefix("branch:"), !channel.name.hasPrefix(Reserved.joinPrefix) else {
                 throw GraphError(.invalidGraph, "\(State.self).channels: the name '\(channel.name)' is reserved for the runtime; rename the field")
             }
             guard byKeyPath[channel.keyPath] == nil else {

@@ -15,9 +15,16 @@ public struct Interrupt: Sendable, Equatable, Codable {
     public var deadline: Date?
     /// What expiry does, if it has a deadline.
     public var onTimeout: TimeoutAction?
+    /// For a question asked inside a subgraph: the subgraph's namespace (`node:<task id>`,
+    /// or `node` for a subgraph that keeps one thread; nested ones joined by `|`).
+    public var namespace: String?
 
     /// Creates an interrupt.
-    public init(id: String, value: JSONValue, node: String, taskID: String, deadline: Date? = nil, onTimeout: TimeoutAction? = nil) {
+    public init(
+        id: String, value: JSONValue, node: String, taskID: String, deadline: Date? = nil, onTimeout: TimeoutAction? = nil,
+        namespace: String? = nil
+    ) {
+        self.namespace = namespace
         self.id = id
         self.value = value
         self.node = node
@@ -35,6 +42,7 @@ public struct Interrupt: Sendable, Equatable, Codable {
         var object: [String: JSONValue] = ["id": .string(id), "value": value, "node": .string(node), "task_id": .string(taskID)]
         if let deadline { object["deadline"] = .number(deadline.timeIntervalSince1970) }
         if let onTimeout { object["on_timeout"] = onTimeout.json }
+        if let namespace { object["ns"] = .string(namespace) }
         return .object(object)
     }
 
@@ -46,7 +54,7 @@ public struct Interrupt: Sendable, Equatable, Codable {
         self.init(
             id: id, value: json["value"] ?? .null, node: node, taskID: taskID,
             deadline: json["deadline"]?.numberValue.map { Date(timeIntervalSince1970: $0) },
-            onTimeout: json["on_timeout"].flatMap(TimeoutAction.init(json:)))
+            onTimeout: json["on_timeout"].flatMap(TimeoutAction.init(json:)), namespace: json["ns"]?.stringValue)
     }
 
     public init(from decoder: Decoder) throws {
@@ -95,23 +103,46 @@ public final class NodeContext: Sendable {
     /// The superstep the task runs in.
     public let step: Int
     let resumeValues: [JSONValue]
+    let nullResume: NullResume?
+    /// Answers by interrupt id for questions a subgraph run by this task asked.
+    let subgraphAnswers: [String: JSONValue]
+    /// The parent graph's checkpointer, for subgraphs.
+    let checkpointer: (any Checkpointer)?
     let clock: any GraphClock
     private let state = Mutex<(next: Int, raised: [Interrupt])>((0, []))
 
     /// The context of the node running on this task, or `nil` outside a node.
     @TaskLocal public static var current: NodeContext?
 
-    init(node: String, taskID: String, threadID: String?, step: Int, resumeValues: [JSONValue], clock: any GraphClock) {
+    init(
+        node: String, taskID: String, threadID: String?, step: Int, resumeValues: [JSONValue], nullResume: NullResume? = nil,
+        subgraphAnswers: [String: JSONValue] = [:], checkpointer: (any Checkpointer)? = nil, clock: any GraphClock
+    ) {
+        self.subgraphAnswers = subgraphAnswers
+        self.checkpointer = checkpointer
         self.node = node
         self.taskID = taskID
         self.threadID = threadID
         self.step = step
         self.resumeValues = resumeValues
+        self.nullResume = nullResume
         self.clock = clock
     }
 
     /// The interrupts this task raised (at most one, unless user code swallowed a signal).
     var raised: [Interrupt] { state.withLock { $0.raised } }
+
+    /// Pauses this task with questions a subgraph it runs asked: same ids, the subgraph's
+    /// namespace; returns the signal to throw.
+    func surface(_ interrupts: [Interrupt], namespace: String) -> GraphInterrupt {
+        let surfaced = interrupts.map { child in
+            Interrupt(
+                id: child.id, value: child.value, node: node, taskID: taskID, deadline: child.deadline, onTimeout: child.onTimeout,
+                namespace: child.namespace.map { "\(namespace)|\($0)" } ?? namespace)
+        }
+        state.withLock { $0.raised += surfaced }
+        return GraphInterrupt(interrupt: surfaced[0])
+    }
 
     /// Pauses the run with `question`, or returns the answer when the run was resumed.
     ///
@@ -133,6 +164,9 @@ public final class NodeContext: Sendable {
         }
         if index < resumeValues.count {
             return try resumeValues[index].decode(Answer.self)
+        }
+        if index == resumeValues.count, let value = nullResume?.take(for: taskID) {
+            return try value.decode(Answer.self)
         }
         let deadline = timeout.map { clock.now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
         let raised = Interrupt(
@@ -164,4 +198,25 @@ public func interrupt<Answer: Decodable>(
             "interrupt(_:) was called outside a running node; call it from a node's body (or a task it starts)")
     }
     return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout)
+}
+
+/// A resume value given when no interrupt was pending (LangGraph's resume on the null task):
+/// the first task of the step whose `interrupt` has no answer of its own takes it.
+final class NullResume: Sendable {
+    private let state: Mutex<(value: JSONValue, takenBy: String?)>
+
+    init(_ value: JSONValue) { state = Mutex((value, nil)) }
+
+    /// The value, for the first task that asks (and again for that task on a retry).
+    func take(for taskID: String) -> JSONValue? {
+        state.withLock { s in
+            if s.takenBy == nil { s.takenBy = taskID }
+            return s.takenBy == taskID ? s.value : nil
+        }
+    }
+
+    /// Which task took the value, if one did.
+    var taken: (taskID: String, value: JSONValue)? {
+        state.withLock { s in s.takenBy.map { ($0, s.value) } }
+    }
 }

@@ -6,11 +6,15 @@ enum Reserved {
     static let sends = "__sends__"
     static let interrupt = "__interrupt__"
     static let resume = "__resume__"
+    /// Answers by interrupt id for questions a task's subgraph asked.
+    static let subgraphResume = "__subgraph_resume__"
     static let error = "__error__"
     static let done = "__done__"
     static let input = "__input__"
     static let nullTask = "00000000-0000-0000-0000-000000000000"
     static let branchPrefix = "branch:to:"
+    /// Barrier channels of join edges: `join:<sources joined by +>:<target>`.
+    static let joinPrefix = "join:"
     static func trigger(_ node: String) -> String { node == START ? start : branchPrefix + node }
 
     /// Indexes of special writes (regular writes count up from 0).
@@ -18,6 +22,7 @@ enum Reserved {
     static let interruptIndex = -3
     static let resumeIndex = -4
     static let doneIndex = -5
+    static let subgraphResumeIndex = -6
 }
 
 /// A `Send` as stored in the `__sends__` channel.
@@ -39,7 +44,8 @@ struct PlannedTask<State: GraphState>: Sendable {
     /// The trigger channel of a pull task; `nil` for a push (`Send`) task.
     let trigger: String?
     let pushIndex: Int?
-    let arg: State?
+    /// The input a `Send` carried (a state, or the node's own payload type), as JSON.
+    let payload: JSONValue?
 }
 
 /// What a finished task wrote.
@@ -47,12 +53,16 @@ struct TaskOutput: Sendable {
     var stateWrites: [(channel: Int, value: any Sendable)] = []
     var targets: [String] = []
     var sends: [SendPacket] = []
+    /// Barrier channels of join edges this task counts toward.
+    var joins: [String] = []
 }
 
 /// A checkpoint's channel values rebuilt from its blobs.
 struct Materialized<State: GraphState>: Sendable {
     var values: State
     var sends: [SendPacket]
+    /// Join barriers: which sources finished since the join target last ran.
+    var barriers: [String: [String]] = [:]
     /// The stored run input (`__start__`), decoded only if the START task must run from it.
     var startBlob: Data?
     /// For append channels: element count and delta depth at the current version.
@@ -96,6 +106,8 @@ extension CompiledGraph {
                 result.sends = try JSONCoding.decode([SendPacket].self, from: blob.data, what: "pending sends")
             } else if name == Reserved.start, let blob = byKey[BlobKey(channel: name, version: version)] {
                 result.startBlob = blob.data
+            } else if name.hasPrefix(Reserved.joinPrefix), let blob = byKey[BlobKey(channel: name, version: version)] {
+                result.barriers[name] = try JSONCoding.decode([String].self, from: blob.data, what: "join barrier '\(name)'")
             }
         }
         return result
@@ -110,13 +122,25 @@ extension CompiledGraph {
         for (node, trigger) in triggers {
             guard let version = checkpoint.channelVersions[trigger] else { continue }
             if let seen = checkpoint.versionsSeen[node]?[trigger], seen >= version { continue }
-            tasks.append(PlannedTask(id: StableHash.id(id, step, node, trigger), node: node, trigger: trigger, pushIndex: nil, arg: nil))
+            tasks.append(PlannedTask(id: StableHash.id(id, step, node, trigger), node: node, trigger: trigger, pushIndex: nil, payload: nil))
         }
         for (i, packet) in sends.enumerated() {
-            let arg = try packet.arg.decode(State.self)
-            tasks.append(PlannedTask(id: StableHash.id(id, step, "__push__", String(i), packet.node), node: packet.node, trigger: nil, pushIndex: i, arg: arg))
+            tasks.append(PlannedTask(id: StableHash.id(id, step, "__push__", String(i), packet.node), node: packet.node, trigger: nil, pushIndex: i, payload: packet.arg))
         }
         return tasks
+    }
+
+    /// A `Send` as stored, after checking its target exists and takes what it carries.
+    func packet(_ send: Send<State>, from source: String) throws -> SendPacket {
+        guard let node = nodes[send.node] else {
+            throw GraphError(.unknownNode, "\(source) targets '\(send.node)', which is not a node; nodes: \(nodeNames.joined(separator: ", "))")
+        }
+        guard node.payloadType == send.payloadType else {
+            throw GraphError(
+                .invalidUpdate,
+                "\(source) to '\(send.node)' carries a \(send.payloadType), but '\(send.node)' takes a \(node.payloadType); send a \(node.payloadType) (Send(\"\(send.node)\", \(node.payloadAction == nil ? "state" : "payload: value")))")
+        }
+        return SendPacket(node: send.node, arg: try JSONValue(encoding: send.payload))
     }
 
     /// `true` when the superstep after `checkpoint` has any task (planning without making ids).
@@ -157,6 +181,7 @@ extension CompiledGraph {
         }
         for target in output.targets { add(Reserved.trigger(target), Data("null".utf8)) }
         for send in output.sends { add(Reserved.sends, try JSONCoding.encode(send)) }
+        for join in output.joins { add(join, Data("null".utf8)) }
         writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.doneIndex, channel: Reserved.done, value: Data("null".utf8)))
         return writes
     }
@@ -168,6 +193,8 @@ extension CompiledGraph {
                 output.sends.append(try JSONCoding.decode(SendPacket.self, from: write.value, what: "a saved send"))
             } else if write.channel.hasPrefix(Reserved.branchPrefix) {
                 output.targets.append(String(write.channel.dropFirst(Reserved.branchPrefix.count)))
+            } else if write.channel.hasPrefix(Reserved.joinPrefix) {
+                output.joins.append(write.channel)
             } else {
                 let index = try table.index(named: write.channel)
                 output.stateWrites.append((index, try table.channels[index].decodeWrite(write.value)))

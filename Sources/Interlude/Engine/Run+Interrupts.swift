@@ -50,7 +50,7 @@ extension Run {
 
     /// Checks a resume against the pending interrupts and records the answers as writes of
     /// the tasks that asked. Nothing is written when any part is refused.
-    func applyResume(_ resume: Resume) async throws {
+    func applyResume(_ resume: Resume, hasGoto: Bool = false) async throws {
         let known = try await loadKnownInterrupts()
         let open = try openInterrupts().filter { interrupt in
             guard let record = known.first(where: { $0.id == interrupt.id }) else { return true }
@@ -64,7 +64,16 @@ extension Run {
                 if let last = try openInterrupts().last, let record = known.first(where: { $0.id == last.id }), record.status != .pending {
                     throw GraphError(.alreadyResolved, "interrupt '\(last.id)' of thread '\(thread)' is already \(record.status.rawValue); to change an answer, fork from an earlier checkpoint")
                 }
-                throw GraphError(.noPendingInterrupt, "thread '\(thread)' is not waiting on any interrupt; nothing to resume")
+                // As in LangGraph, the value waits for the first `interrupt` of the next step
+                // (at a static breakpoint, after an edit, after a failure). With nothing left
+                // to run it could answer nothing, so it is refused rather than dropped.
+                guard try hasTasksToRun() || hasGoto else {
+                    throw GraphError(
+                        .noPendingInterrupt,
+                        "thread '\(thread)' is not waiting on any interrupt and has nothing left to run, so nothing would use the answer; start it again with invoke(input, thread:)")
+                }
+                upsertHeadWrites([PendingWrite(taskID: Reserved.nullTask, node: Reserved.input, index: Reserved.resumeIndex, channel: Reserved.resume, value: value.jsonData)])
+                return
             }
             if open.count > 1 {
                 throw GraphError(
@@ -85,19 +94,36 @@ extension Run {
                 }
             }
         }
+        for (interrupt, value) in answers where interrupt.namespace != nil {
+            // A subgraph's question: answered by id, the subgraph node passes it on.
+            var map: [String: JSONValue] = [:]
+            if let saved = headWrites.first(where: { $0.taskID == interrupt.taskID && $0.channel == Reserved.subgraphResume }) {
+                map = try JSONValue(json: saved.value).objectValue ?? [:]
+            }
+            map[interrupt.id] = value
+            upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.subgraphResumeIndex, channel: Reserved.subgraphResume, value: JSONValue.object(map).jsonData)])
+        }
         for (interrupt, value) in answers {
+            var record = known.first(where: { $0.id == interrupt.id }) ?? newRecord(interrupt)
+            record.status = expiring.contains(interrupt.id) ? .expired : .resolved
+            record.resolvedAt = now
+            record.resolvedBy = config.actor
+            stage(record)
+            guard interrupt.namespace == nil else { continue }
             var list: [JSONValue] = []
             if let saved = headWrites.first(where: { $0.taskID == interrupt.taskID && $0.channel == Reserved.resume }) {
                 list = try JSONValue(json: saved.value).arrayValue ?? []
             }
             list.append(value)
             upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array(list).jsonData)])
-            var record = known.first(where: { $0.id == interrupt.id }) ?? newRecord(interrupt)
-            record.status = expiring.contains(interrupt.id) ? .expired : .resolved
-            record.resolvedAt = now
-            record.resolvedBy = config.actor
-            stage(record)
         }
+    }
+
+    /// `true` when the working head has tasks that have not finished.
+    func hasTasksToRun() throws -> Bool {
+        guard let head = current else { return false }
+        let done = Set(headWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
+        return try graph.plan(head, sends: sends).contains { !done.contains($0.id) }
     }
 
     func newRecord(_ interrupt: Interrupt) -> InterruptRecord {
@@ -124,8 +150,7 @@ extension Run {
                 try requireNode(name, from: "Command(goto:)")
                 add(Reserved.trigger(name), Data("null".utf8))
             case .send(let send):
-                try requireNode(send.node, from: "Command(goto: Send)")
-                add(Reserved.sends, try JSONCoding.encode(SendPacket(node: send.node, arg: try JSONValue(encoding: send.arg))))
+                add(Reserved.sends, try JSONCoding.encode(try graph.packet(send, from: "Command(goto: Send)")))
             }
         }
         upsertHeadWrites(writes)

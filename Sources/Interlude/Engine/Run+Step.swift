@@ -15,18 +15,33 @@ extension Run {
     /// report the pause or failure.
     func step() async throws -> [GraphEvent<State>] {
         guard var checkpoint = current else { throw GraphError(.storage, "no checkpoint to run from") }
-        let nextID = CheckpointID.next(after: [checkpoint.id, latestID].compactMap { $0 }.max(), now: now)
+        var nextID = CheckpointID.next(after: [checkpoint.id, latestID].compactMap { $0 }.max(), now: now)
         var working = values
         var changed = Set<Int>()
 
         // A Command's update and goto apply before the tasks run, so the tasks see them.
         let nullWrites = headWrites.filter { $0.taskID == Reserved.nullTask }
         var stepSends = sends
+        var nullResume: NullResume?
         if !nullWrites.isEmpty {
             let output = try graph.decodeOutput(nullWrites)
             changed.formUnion(try graph.apply(output.stateWrites, to: &working, writer: "Command update"))
-            for target in output.targets { checkpoint.channelVersions[Reserved.trigger(target)] = nextID }
+            if !output.targets.isEmpty {
+                // As in LangGraph, the goto is written before the step: its trigger gets a
+                // version of its own, older than this step's writes (so a node of this step
+                // that also routes there runs it again after), and a resume has seen it (so
+                // a breakpoint on the node waiting at the head does not fire again).
+                let gotoVersion = nextID
+                nextID = CheckpointID.next(after: gotoVersion, now: now)
+                for target in output.targets {
+                    checkpoint.channelVersions[Reserved.trigger(target)] = gotoVersion
+                    if resumedThisRun { checkpoint.versionsSeen[Reserved.interrupt, default: [:]][Reserved.trigger(target)] = gotoVersion }
+                }
+            }
             stepSends += output.sends
+            if let saved = nullWrites.first(where: { $0.channel == Reserved.resume }), let value = try? JSONValue(json: saved.value), value != .null {
+                nullResume = NullResume(value)
+            }
         }
 
         let tasks = try graph.plan(checkpoint, sends: stepSends)
@@ -66,25 +81,35 @@ extension Run {
             }
         }
         var answers: [String: [JSONValue]] = [:]
+        var subgraphAnswers: [String: [String: JSONValue]] = [:]
         for (taskID, writes) in byTask {
             if let saved = writes.first(where: { $0.channel == Reserved.resume }) {
                 answers[taskID] = try JSONValue(json: saved.value).arrayValue ?? []
+            }
+            if let saved = writes.first(where: { $0.channel == Reserved.subgraphResume }) {
+                subgraphAnswers[taskID] = try JSONValue(json: saved.value).objectValue ?? [:]
             }
         }
         let step = checkpoint.step + 1
         let snapshot = working
         if toRun.count == 1 {
             let i = toRun[0]
-            results[i] = await runTask(tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], step: step)
+            results[i] = await runTask(
+                tasks[i], values: snapshot, answers: answers[tasks[i].id] ?? [], subgraphAnswers: subgraphAnswers[tasks[i].id] ?? [:],
+                nullResume: nullResume, step: step)
         } else if !toRun.isEmpty {
             let graph = self.graph
             let threadID = self.threadID
+            let nullResume = nullResume
             await withTaskGroup(of: (Int, TaskResult).self) { group in
                 for i in toRun {
                     let task = tasks[i]
                     let taskAnswers = answers[task.id] ?? []
+                    let subAnswers = subgraphAnswers[task.id] ?? [:]
                     group.addTask {
-                        (i, await Self.execute(task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, step: step))
+                        (i, await Self.execute(
+                            task, graph: graph, threadID: threadID, values: snapshot, answers: taskAnswers, subgraphAnswers: subAnswers,
+                            nullResume: nullResume, step: step))
                     }
                 }
                 for await (i, result) in group { results[i] = result }
@@ -92,20 +117,33 @@ extension Run {
         }
         let outcomes = results.map { $0! }
         let checkpointID = checkpoint.id
-        let savedOnHead = headWrites.contains { $0.channel == Reserved.interrupt || $0.channel == Reserved.resume }
+        let savedOnHead = headWrites.contains { $0.channel == Reserved.interrupt || $0.channel == Reserved.resume || $0.channel == Reserved.subgraphResume }
+        // A resume value given with nothing pending answered the first `interrupt` asked: it
+        // becomes that task's answer and is used up (a later pause does not offer it again).
+        var consumedResume: [PendingWrite] = []
+        if let nullResume, let taken = nullResume.taken, let task = tasks.first(where: { $0.id == taken.taskID }) {
+            consumedResume = [
+                PendingWrite(taskID: task.id, node: task.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array((answers[task.id] ?? []) + [taken.value]).jsonData),
+                PendingWrite(taskID: Reserved.nullTask, node: Reserved.input, index: Reserved.resumeIndex, channel: Reserved.resume, value: Data("null".utf8)),
+            ]
+        }
 
         // Failure: keep what finished, report the first error in task order.
         if let failed = outcomes.firstIndex(where: { if case .failed = $0 { true } else { false } }), case .failed(let error) = outcomes[failed] {
             if resumedThisRun, let graphError = error as? GraphError, graphError.code == .invalidResumeValue {
                 throw GraphError(.invalidResumeValue, "node '\(tasks[failed].node)' could not use the answer: \(graphError.message); nothing was applied, resume again with a valid value")
             }
-            var writes: [PendingWrite] = []
+            // A sibling's interrupt stays pending, as in LangGraph: a resume answers it while
+            // the failed node re-runs.
+            let known = outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) ? try await loadKnownInterrupts() : []
+            var writes: [PendingWrite] = consumedResume
             for (i, task) in tasks.enumerated() {
                 switch outcomes[i] {
                 case .done(let output, let reused): if !reused { writes += try graph.encode(output, task: task) }
                 case .failed(let error):
                     writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.errorIndex, channel: Reserved.error, value: try JSONCoding.encode(["node": task.node, "message": "\(error)"])))
-                case .interrupted: break
+                case .interrupted(let list):
+                    writes.append(keepInterrupts(list, of: task, known: known))
                 }
             }
             upsertHeadWrites(writes)
@@ -116,33 +154,28 @@ extension Run {
         // Pause: keep what finished and the questions asked.
         if outcomes.contains(where: { if case .interrupted = $0 { true } else { false } }) {
             let known = try await loadKnownInterrupts()
-            var writes: [PendingWrite] = []
+            var writes: [PendingWrite] = consumedResume
             var raised: [Interrupt] = []
             var events: [GraphEvent<State>] = []
+            var finished: [(channel: Int, value: any Sendable)] = []
             for (i, task) in tasks.enumerated() {
                 switch outcomes[i] {
                 case .done(let output, let reused):
                     if !reused { writes += try graph.encode(output, task: task) }
+                    finished += output.stateWrites
                     if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
                 case .interrupted(let list):
-                    let kept = list.map { interrupt -> Interrupt in
-                        var interrupt = interrupt
-                        if let old = known.first(where: { $0.id == interrupt.id }) {
-                            interrupt.deadline = old.deadline
-                            interrupt.onTimeout = old.onTimeout
-                        }
-                        return interrupt
-                    }
-                    raised += kept
-                    writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: Interrupt.encodeList(kept)))
-                    for interrupt in kept where known.first(where: { $0.id == interrupt.id })?.status != .pending {
-                        stage(newRecord(interrupt))
-                    }
+                    let write = keepInterrupts(list, of: task, known: known)
+                    raised += try Interrupt.decodeList(write.value)
+                    writes.append(write)
                 case .failed: break
                 }
             }
             upsertHeadWrites(writes)
-            values = working
+            // The result shows the writes of siblings that finished, as getState and
+            // LangGraph's output do; the checkpoint keeps them as pending writes.
+            var shown = working
+            values = (try? graph.apply(finished, to: &shown, writer: "finished tasks")) != nil ? shown : working
             return events + (try await stop(.interrupted, interrupts: raised))
         }
 
@@ -151,11 +184,13 @@ extension Run {
         var targets: [String] = []
         var newSends: [SendPacket] = []
         var events: [GraphEvent<State>] = []
+        var finishedJoins: [(node: String, joins: [String])] = []
         for (i, task) in tasks.enumerated() {
             guard let output = outcomes[i].output else { continue }
             stateWrites += output.stateWrites
             targets += output.targets
             newSends += output.sends
+            if !output.joins.isEmpty { finishedJoins.append((task.node, output.joins)) }
             if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
         }
         let writers = Array(Set(tasks.map(\.node))).sorted().joined(separator: ", ")
@@ -165,9 +200,9 @@ extension Run {
             try await commitPending(status: .ready, isFinal: true)
             throw error
         }
-        if savedOnHead {
+        if savedOnHead || !consumedResume.isEmpty {
             // Keep the answers' effects on the checkpoint that asked, for history.
-            var writes: [PendingWrite] = []
+            var writes: [PendingWrite] = consumedResume
             for (i, task) in tasks.enumerated() {
                 if case .done(let output, let reused) = outcomes[i], !reused { writes += try graph.encode(output, task: task) }
             }
@@ -179,9 +214,10 @@ extension Run {
                 stage(record)
             }
         }
+        let joined = countJoins(finishedJoins)
         try saveCheckpoint(
-            from: checkpoint, id: nextID, values: working, changed: changed, ran: tasks, targets: targets,
-            newSends: (newSends.isEmpty && stepSends.isEmpty) ? nil : newSends, source: .loop)
+            from: checkpoint, id: nextID, values: working, changed: changed, ran: tasks, targets: targets + joined.targets,
+            newSends: (newSends.isEmpty && stepSends.isEmpty) ? nil : newSends, barriers: joined.barriers, source: .loop)
         if mode.contains(.values) { events.append(.values(working)) }
 
         let after = config.interruptAfter.map { Set($0) } ?? graph.interruptAfter
@@ -198,7 +234,8 @@ extension Run {
     /// Saves the checkpoint that ends a superstep (or an update) as the new working head.
     func saveCheckpoint(
         from checkpoint: Checkpoint, id: CheckpointID, values newValues: State, changed: Set<Int>,
-        ran tasks: [PlannedTask<State>], targets: [String], newSends: [SendPacket]?, source: CheckpointSource
+        ran tasks: [PlannedTask<State>], targets: [String], newSends: [SendPacket]?, barriers changedBarriers: [String: [String]] = [:],
+        source: CheckpointSource
     ) throws {
         var versions = checkpoint.channelVersions
         for index in changed { versions[graph.table.channels[index].name] = id }
@@ -216,6 +253,13 @@ extension Run {
             }
             sends = newSends
         }
+        for (channel, sources) in changedBarriers.sorted(by: { $0.key < $1.key }) {
+            versions[channel] = id
+            if checkpointer != nil {
+                blobs.append(ChannelBlob(channel: channel, version: id, encoding: .full, depth: 0, data: try JSONCoding.encode(sources)))
+            }
+            barriers[channel] = sources
+        }
         var metadata = config.metadata
         if !expiring.isEmpty {
             // Only the step that consumed the default answers timed out, not the steps after it.
@@ -230,6 +274,30 @@ extension Run {
         latestID = max(latestID ?? id, id)
         headWrites = []
         values = newValues
+    }
+
+    /// Counts finished sources toward their join barriers: a barrier that has every source
+    /// fires its target in the next superstep and starts empty again.
+    func countJoins(_ finished: [(node: String, joins: [String])]) -> (targets: [String], barriers: [String: [String]]) {
+        var seen: [String: Set<String>] = [:]
+        for (node, joins) in finished {
+            for channel in joins {
+                if seen[channel] == nil { seen[channel] = Set(barriers[channel] ?? []) }
+                seen[channel]!.insert(node)
+            }
+        }
+        var targets: [String] = []
+        var changed: [String: [String]] = [:]
+        for (channel, sources) in seen {
+            guard let join = graph.joins[channel] else { continue }
+            if Set(join.sources).isSubset(of: sources) {
+                targets.append(join.target)
+                changed[channel] = []
+            } else {
+                changed[channel] = sources.sorted()
+            }
+        }
+        return (targets.sorted(), changed)
     }
 
     /// `true` when the stream reports this task's writes: the input (`START`) is not a node's
@@ -296,7 +364,26 @@ extension Run {
         pendingInterrupts = [:]
     }
 
-    func runTask(_ task: PlannedTask<State>, values: State, answers: [JSONValue], step: Int) async -> TaskResult {
+    /// The interrupt write of a task that paused, with the deadlines first given kept, and
+    /// records staged for questions not already pending.
+    func keepInterrupts(_ list: [Interrupt], of task: PlannedTask<State>, known: [InterruptRecord]) -> PendingWrite {
+        let kept = list.map { interrupt -> Interrupt in
+            var interrupt = interrupt
+            if let old = known.first(where: { $0.id == interrupt.id }) {
+                interrupt.deadline = old.deadline
+                interrupt.onTimeout = old.onTimeout
+            }
+            return interrupt
+        }
+        for interrupt in kept where known.first(where: { $0.id == interrupt.id })?.status != .pending {
+            stage(newRecord(interrupt))
+        }
+        return PendingWrite(taskID: task.id, node: task.node, index: Reserved.interruptIndex, channel: Reserved.interrupt, value: Interrupt.encodeList(kept))
+    }
+
+    func runTask(
+        _ task: PlannedTask<State>, values: State, answers: [JSONValue], subgraphAnswers: [String: JSONValue], nullResume: NullResume?, step: Int
+    ) async -> TaskResult {
         if task.node == START {
             do {
                 let writes = try startInput ?? (startBlob.map { try graph.decodeInput($0) } ?? [])
@@ -305,25 +392,42 @@ extension Run {
                 return .failed(error)
             }
         }
-        return await Self.execute(task, graph: graph, threadID: threadID, values: values, answers: answers, step: step)
+        return await Self.execute(
+            task, graph: graph, threadID: threadID, values: values, answers: answers, subgraphAnswers: subgraphAnswers, nullResume: nullResume, step: step)
     }
 
     /// Runs one node with its retry policy. An interrupt is never retried, and a node that
     /// swallowed its interrupt signal is still interrupted.
     static func execute(
-        _ task: PlannedTask<State>, graph: CompiledGraph<State>, threadID: String?, values: State, answers: [JSONValue], step: Int
+        _ task: PlannedTask<State>, graph: CompiledGraph<State>, threadID: String?, values: State, answers: [JSONValue],
+        subgraphAnswers: [String: JSONValue] = [:], nullResume: NullResume? = nil, step: Int
     ) async -> TaskResult {
         guard let node = graph.nodes[task.node] else {
             return .failed(GraphError(.unknownNode, "a task targets '\(task.node)', which is not a node of graph '\(graph.identity.name)'"))
         }
-        let input = task.arg ?? values
+        // A Send's input: the node's own payload type, or a whole state.
+        let input: State
+        let body: @Sendable (State, NodeContext) async throws -> Command<State>
+        switch (task.payload, node.payloadAction) {
+        case (let payload?, let typed?):
+            input = values
+            body = { _, context in try await typed(payload, context) }
+        case (let payload?, nil):
+            do { input = try payload.decode(State.self) } catch { return .failed(error) }
+            body = node.action
+        case (nil, _):
+            input = values
+            body = node.action
+        }
         var attempt = 1
         var delay = node.retry?.initialDelay ?? .zero
         while true {
-            let context = NodeContext(node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, clock: graph.clock)
+            let context = NodeContext(
+                node: task.node, taskID: task.id, threadID: threadID, step: step, resumeValues: answers, nullResume: nullResume,
+                subgraphAnswers: subgraphAnswers, checkpointer: graph.checkpointer, clock: graph.clock)
             let command: Command<State>
             do {
-                command = try await NodeContext.$current.withValue(context) { try await node.action(input, context) }
+                command = try await NodeContext.$current.withValue(context) { try await body(input, context) }
             } catch {
                 if !context.raised.isEmpty { return .interrupted(context.raised) }
                 if let graphError = error as? GraphError, graphError.code == .invalidResumeValue { return .failed(error) }
@@ -365,14 +469,12 @@ extension Run {
                 }
                 if seen.insert(name).inserted { output.targets.append(name) }
             case .send(let send):
-                guard graph.nodes[send.node] != nil else {
-                    throw GraphError(.unknownNode, "a Send from node '\(task.node)' targets '\(send.node)', which is not a node")
-                }
-                output.sends.append(SendPacket(node: send.node, arg: try JSONValue(encoding: send.arg)))
+                output.sends.append(try graph.packet(send, from: "a Send from node '\(task.node)'"))
             }
         }
         for target in goto { try add(target, from: "goto", allowed: nil) }
         for name in graph.edgesFrom[task.node] ?? [] { try add(.node(name), from: "an edge", allowed: nil) }
+        output.joins = graph.joinsFrom[task.node] ?? []
         if let branches = graph.branches[task.node], !branches.isEmpty {
             var local = input
             _ = try graph.apply(writes, to: &local, writer: task.node)

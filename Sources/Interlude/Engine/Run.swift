@@ -20,6 +20,8 @@ final class Run<State: GraphState> {
     var current: Checkpoint?
     var headWrites: [PendingWrite] = []
     var sends: [SendPacket] = []
+    /// Join barriers at the working head: which sources finished since the target ran.
+    var barriers: [String: [String]] = [:]
     /// The run input, typed when this invocation received it.
     var startInput: [(channel: Int, value: any Sendable)]?
     var startBlob: Data?
@@ -114,7 +116,7 @@ final class Run<State: GraphState> {
             }
             try load(base)
             try await forkIfPast(record: record)
-            if let resume = command.resume { try await applyResume(resume) }
+            if let resume = command.resume { try await applyResume(resume, hasGoto: !command.goto.isEmpty) }
             try refuseIfTimedOut(record)
             try addNullWrites(command)
             markResuming()
@@ -136,6 +138,7 @@ final class Run<State: GraphState> {
         let m = try graph.materialize(tuple)
         values = m.values
         sends = m.sends
+        barriers = m.barriers
         startBlob = m.startBlob
         startInput = nil
         appendInfo = m.appendInfo
@@ -154,7 +157,7 @@ final class Run<State: GraphState> {
     private func forkIfPast(record: ThreadRecord?) async throws {
         guard let past = current, config.checkpointID != nil, past.id != record?.head else { return }
         let fork = Checkpoint(
-            id: newID(after: past.id), parentID: past.id, step: past.step, source: .fork, createdAt: now,
+            id: newID(after: past.id), parentID: past.id, step: past.step + 1, source: .fork, createdAt: now,
             graph: graph.identity, channelVersions: past.channelVersions, versionsSeen: past.versionsSeen, metadata: config.metadata)
         pendingCheckpoints.append(NewCheckpoint(checkpoint: fork, blobs: []))
         current = fork

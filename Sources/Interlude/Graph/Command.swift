@@ -41,21 +41,59 @@ public struct Update<State: GraphState>: Sendable {
         set(keyPath, elements)
     }
 
+    /// Replaces the field's value, bypassing its reducer (LangGraph's `Overwrite`): an
+    /// append list is set to `value` instead of growing. One overwrite per field per
+    /// superstep; a second fails with `GraphError` `.invalidUpdate` naming the field.
+    public static func overwrite<V: Codable & Sendable>(_ keyPath: WritableKeyPath<State, V>, _ value: V) -> Update {
+        Update().overwrite(keyPath, value)
+    }
+
+    /// This update plus an overwrite of the field at `keyPath` (see ``overwrite(_:_:)-swift.type.method``).
+    public func overwrite<V: Codable & Sendable>(_ keyPath: WritableKeyPath<State, V>, _ value: V) -> Update {
+        var copy = self
+        copy.writes.append(Write(keyPath: keyPath, value: OverwriteWrite(value: value)))
+        return copy
+    }
+
     /// `true` when it writes nothing.
     public var isEmpty: Bool { writes.isEmpty }
 }
 
-/// A task that runs `node` with its own state, in the next superstep (map-reduce fan-out).
+/// A task that runs `node` with its own input, in the next superstep (map-reduce fan-out).
+///
+/// The input is a whole state (`Send("worker", state)`) for a node added with `addNode`, or a
+/// payload of the node's own type (`Send("grade", payload: essay)`) for a node added with
+/// `addNode(_:payload:...)`.
 public struct Send<State: GraphState>: Sendable {
     /// The node to run.
     public var node: String
-    /// The state that node receives instead of the graph's state.
-    public var arg: State
+    /// What that node receives instead of the graph's state.
+    public let payload: any Encodable & Sendable
+    /// The payload's type: the state type, or the payload type of the target node.
+    let payloadType: PayloadType
 
-    /// Creates a send.
+    /// A send whose node receives `arg` as its state.
     public init(_ node: String, _ arg: State) {
         self.node = node
-        self.arg = arg
+        self.payload = arg
+        self.payloadType = PayloadType(State.self)
+    }
+
+    /// A send to a node that takes a payload of its own type (`addNode(_:payload:...)`).
+    public init<Payload: Codable & Sendable>(_ node: String, payload: Payload) {
+        self.node = node
+        self.payload = payload
+        self.payloadType = PayloadType(Payload.self)
+    }
+}
+
+/// A type, comparable and printable: what a `Send` carries and what its node takes.
+struct PayloadType: Sendable, Equatable, CustomStringConvertible {
+    let id: ObjectIdentifier
+    let description: String
+    init(_ type: Any.Type) {
+        id = ObjectIdentifier(type)
+        description = String(describing: type)
     }
 }
 

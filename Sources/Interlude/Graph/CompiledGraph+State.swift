@@ -3,8 +3,10 @@ import Foundation
 extension CompiledGraph {
     /// The thread's state at its head (with the writes of tasks that already finished in the
     /// unfinished step applied), or at a given checkpoint (exactly as saved).
+    /// - Parameter subgraphs: Also load the state of every subgraph a pending task runs
+    ///   (``StateSnapshot/subgraphs``). Default: `false`.
     /// - Returns: `nil` when the thread has no checkpoint.
-    public func getState(thread: String, checkpointID: CheckpointID? = nil) async throws -> StateSnapshot<State>? {
+    public func getState(thread: String, checkpointID: CheckpointID? = nil, subgraphs: Bool = false) async throws -> StateSnapshot<State>? {
         let checkpointer = try requireCheckpointer("getState")
         guard let tuple = try await checkpointer.checkpoint(thread: thread, id: checkpointID) else {
             if let checkpointID {
@@ -12,7 +14,19 @@ extension CompiledGraph {
             }
             return nil
         }
-        return try snapshot(tuple, thread: thread, applyPending: checkpointID == nil)
+        var result = try snapshot(tuple, thread: thread, applyPending: checkpointID == nil)
+        if subgraphs {
+            let done = Set(tuple.pendingWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
+            for task in result.tasks where !done.contains(task.id) {
+                guard let sub = nodes[task.name]?.subgraph else { continue }
+                let namespace = sub.namespace(node: task.name, taskID: task.id)
+                let child = sub.child.withCheckpointer(checkpointer)
+                if let state = try await child.getState(thread: SubgraphNode<State>.thread(parent: thread, namespace: namespace), subgraphs: true) {
+                    result.subgraphs[namespace] = state
+                }
+            }
+        }
+        return result
     }
 
     /// Checkpoints of a thread, newest first.
@@ -123,9 +137,11 @@ extension CompiledGraph {
             }
             node = asNode
         } else {
-            let lastWriters = Self.lastWriters(base, nodes: nodeNames)
-            if nodeNames.count == 1 {
-                node = nodeNames[0]
+            // As in LangGraph: the node that wrote last, START when only the input was
+            // written (or nothing ran yet).
+            let lastWriters = Self.lastWriters(base, nodes: [START] + nodeNames)
+            if lastWriters.isEmpty {
+                node = START
             } else if lastWriters.count == 1 {
                 node = lastWriters[0]
             } else {
@@ -137,43 +153,41 @@ extension CompiledGraph {
 
         var working = run.values
         var changed = Set<Int>()
-        var ran: [PlannedTask<State>] = []
         var targets: [String] = []
         var newSends: [SendPacket] = []
-        // Keep the writes of tasks that finished in the unfinished step.
+        // Keep the state writes of tasks that finished in the unfinished step. The update
+        // replaces the pending step, as in LangGraph: every pending task counts as seen and
+        // pending sends are dropped, so only what `asNode` leads to runs next (nothing for END).
+        var joins: [(node: String, joins: [String])] = []
         if isHead, !finished.isEmpty {
             var writes: [(channel: Int, value: any Sendable)] = []
             for task in finished {
                 let output = try decodeOutput(byTask[task.id]!)
                 writes += output.stateWrites
-                targets += output.targets
-                newSends += output.sends
+                joins.append((task.node, output.joins))
             }
             changed.formUnion(try apply(writes, to: &working, writer: "finished tasks"))
-            ran += finished
         }
+        let ran = tasks
         if node == END {
             if let update, !update.isEmpty {
                 changed.formUnion(try apply(try update.writes.map { (try table.index(of: $0.keyPath), $0.value) }, to: &working, writer: "updateState"))
             }
-            // Nothing runs next: every pending task counts as seen, sends are dropped.
-            ran = tasks
-            targets = []
-            newSends = []
         } else {
             let writes = try (update?.writes ?? []).map { (try table.index(of: $0.keyPath), $0.value) }
-            let task = PlannedTask<State>(id: "update", node: node, trigger: Reserved.trigger(node), pushIndex: nil, arg: nil)
+            let task = PlannedTask<State>(id: "update", node: node, trigger: Reserved.trigger(node), pushIndex: nil, payload: nil)
             let output = try await Run.route(task, graph: self, writes: writes, goto: [], input: working)
             changed.formUnion(try apply(writes, to: &working, writer: "updateState as '\(node)'"))
             targets += output.targets
             newSends += output.sends
-            if let pending = tasks.first(where: { $0.node == node && $0.trigger != nil }) { ran.append(pending) }
+            joins.append((node, output.joins))
         }
+        let joined = run.countJoins(joins)
         try await run.cancelPendingInterrupts()
         let id = run.newID(after: base.id)
         try run.saveCheckpoint(
-            from: base, id: id, values: working, changed: changed, ran: ran, targets: targets,
-            newSends: (newSends.isEmpty && run.sends.isEmpty) ? nil : newSends, source: .update)
+            from: base, id: id, values: working, changed: changed, ran: ran, targets: targets + joined.targets,
+            newSends: (newSends.isEmpty && run.sends.isEmpty) ? nil : newSends, barriers: joined.barriers, source: .update)
         if !hasBase {
             // A new thread: the first checkpoint has no parent.
             run.pendingCheckpoints[0].checkpoint.parentID = nil

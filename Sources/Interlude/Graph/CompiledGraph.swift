@@ -22,6 +22,12 @@ public struct CompiledGraph<State: GraphState>: Sendable {
     let clock: any GraphClock
     /// Every node with its trigger channel, START first then by name: what planning scans.
     let triggers: [(node: String, trigger: String)]
+    /// Join edges by barrier channel.
+    let joins: [String: JoinEdge]
+    /// The barrier channels each node writes to when it finishes.
+    let joinsFrom: [String: [String]]
+    /// What compiling noticed without refusing the graph (unreachable nodes).
+    public let report: CompileReport
 
     /// The node names, sorted.
     public var nodeNamesSorted: [String] { nodeNames }

@@ -34,6 +34,26 @@ struct NodeSpec<State: GraphState>: Sendable {
     let action: NodeAction<State>
     let retry: RetryPolicy?
     let destinations: [String]
+    /// What a `Send` to this node must carry: the state type, or the node's payload type.
+    var payloadType = PayloadType(State.self)
+    /// The body of a node that takes a payload of its own type (`nil` for a state node).
+    var payloadAction: (@Sendable (JSONValue, NodeContext) async throws -> Command<State>)?
+    /// The compiled graph this node runs, for a subgraph node.
+    var subgraph: SubgraphNode<State>?
+}
+
+/// A waiting edge: `target` runs once every source has finished since it last ran.
+struct JoinEdge: Sendable {
+    let sources: [String]
+    let target: String
+    /// The barrier channel holding which sources have finished.
+    var channel: String { Reserved.joinPrefix + sources.joined(separator: "+") + ":" + target }
+}
+
+/// What `compile()` noticed that does not stop the graph from running.
+public struct CompileReport: Sendable, Equatable {
+    /// One sentence per finding, e.g. a node that no edge leads to.
+    public var warnings: [String] = []
 }
 
 struct Branch<State: GraphState>: Sendable {
@@ -54,6 +74,7 @@ public struct StateGraph<State: GraphState> {
     var nodeOrder: [String] = []
     var edges: [(from: String, to: String)] = []
     var branches: [String: [Branch<State>]] = [:]
+    var joins: [JoinEdge] = []
     var problems: [String] = []
 
     /// Creates an empty graph over `State`.
@@ -89,9 +110,43 @@ public struct StateGraph<State: GraphState> {
         nodeOrder.append(name)
     }
 
+    /// Adds a node that a ``Send`` reaches with a payload of its own type instead of the
+    /// graph's state: `Send("grade", payload: essay)`. Its writes go to the graph's state as
+    /// any node's do; its conditional edges read the graph's state.
+    /// - Parameters:
+    ///   - payload: The type every `Send` to this node must carry; a `Send` with another type
+    ///     fails naming both.
+    ///   - retry: Retry policy for errors (never for interrupts). Default: none.
+    ///   - destinations: Nodes this node may `goto`; only used to check reachability. Default: none.
+    public mutating func addNode<Payload: Codable & Sendable>(
+        _ name: String, payload: Payload.Type, retry: RetryPolicy? = nil, destinations: [String] = [],
+        _ action: @escaping @Sendable (Payload, NodeContext) async throws -> Command<State>
+    ) {
+        addNode(name, retry: retry, destinations: destinations, context: { _, _ in
+            throw GraphError(.invalidUpdate, "node '\(name)' takes a \(Payload.self) payload and runs only from a Send; reach it with Send(\"\(name)\", payload:) instead of an edge or a goto")
+        })
+        guard nodes[name] != nil else { return }
+        nodes[name]!.payloadType = PayloadType(Payload.self)
+        nodes[name]!.payloadAction = { json, context in try await action(try json.decode(Payload.self), context) }
+    }
+
     /// Adds an edge: after `from` runs, `to` runs in the next superstep.
     public mutating func addEdge(_ from: String, _ to: String) {
         edges.append((from, to))
+    }
+
+    /// Adds a waiting edge (a join): `to` runs once, in the superstep after the last of
+    /// `sources` has finished, whatever order and superstep they finish in, as LangGraph's
+    /// `add_edge([a, b, c], "join")`. A source paused by an interrupt holds the join until it
+    /// is resumed and finishes.
+    public mutating func addEdge(_ sources: [String], _ to: String) {
+        let unique = Array(Set(sources)).sorted()
+        guard !unique.isEmpty else {
+            problems.append("addEdge([], '\(to)') has no sources; name the nodes '\(to)' waits for")
+            return
+        }
+        if unique.count == 1 { return addEdge(unique[0], to) }
+        joins.append(JoinEdge(sources: unique, target: to))
     }
 
     /// Adds conditional edges: after `from` runs, `router` picks what runs next from the
@@ -121,7 +176,8 @@ public struct StateGraph<State: GraphState> {
     ///   - interruptAfter: Nodes to pause after (`"*"` for all). Default: none.
     ///   - clock: Time source for timestamps and deadlines. Default: the system clock.
     /// - Throws: `GraphError` `.invalidGraph` naming what is wrong (unknown node, no entry,
-    ///   unreachable node, edge to nowhere, fields without channels).
+    ///   edge to nowhere, fields without channels). Unreachable nodes are not errors: they are
+    ///   listed in the compiled graph's ``CompiledGraph/report``.
     public func compile(
         name: String = "graph", version: Int = 1, acceptedVersions: Set<Int> = [],
         checkpointer: (any Checkpointer)? = nil, interruptBefore: [String] = [], interruptAfter: [String] = [],
@@ -155,6 +211,16 @@ public struct StateGraph<State: GraphState> {
                 throw GraphError(.invalidGraph, "node '\(node.name)' declares destination '\(target)', which is not a node")
             }
         }
+        var joinsFrom: [String: [String]] = [:]
+        for join in joins {
+            for source in join.sources where nodes[source] == nil {
+                throw GraphError(.invalidGraph, "join edge \(join.sources) -> '\(join.target)' waits for unknown node '\(source)'; add the node first (START and END cannot be waited for)")
+            }
+            guard nodes[join.target] != nil else {
+                throw GraphError(.invalidGraph, "join edge \(join.sources) -> '\(join.target)' leads nowhere: there is no node '\(join.target)'")
+            }
+            for source in join.sources { joinsFrom[source, default: []].append(join.channel) }
+        }
         guard edgesFrom[START] != nil || branches[START] != nil else {
             throw GraphError(.invalidGraph, "the graph has no entry: add addEdge(START, \"<first node>\")")
         }
@@ -165,14 +231,16 @@ public struct StateGraph<State: GraphState> {
             var next = edgesFrom[current] ?? []
             for branch in branches[current] ?? [] { next += branch.destinations ?? nodeOrder }
             next += nodes[current]?.destinations ?? []
+            next += joins.filter { $0.sources.contains(current) }.map(\.target)
             for n in next where n != END && !reached.contains(n) {
                 reached.insert(n)
                 frontier.append(n)
             }
         }
-        if let unreachable = nodeOrder.first(where: { !reached.contains($0) }) {
-            throw GraphError(
-                .invalidGraph,
+        // As in LangGraph, an unreachable node does not stop the graph: it is reported.
+        var report = CompileReport()
+        for unreachable in nodeOrder where !reached.contains(unreachable) {
+            report.warnings.append(
                 "node '\(unreachable)' is unreachable: no edge leads to it; add an edge, or list it in destinations: of the node or router that goes there")
         }
         for name in interruptBefore + interruptAfter where name != "*" && nodes[name] == nil {
@@ -182,6 +250,7 @@ public struct StateGraph<State: GraphState> {
             identity: GraphIdentity(name: name, version: version), acceptedVersions: acceptedVersions.union([version]),
             nodes: nodes, nodeNames: nodeOrder.sorted(), edgesFrom: edgesFrom, branches: branches, table: table,
             checkpointer: checkpointer, interruptBefore: Set(interruptBefore), interruptAfter: Set(interruptAfter), clock: clock,
-            triggers: ([START] + nodeOrder.sorted()).map { ($0, Reserved.trigger($0)) })
+            triggers: ([START] + nodeOrder.sorted()).map { ($0, Reserved.trigger($0)) },
+            joins: Dictionary(joins.map { ($0.channel, $0) }, uniquingKeysWith: { first, _ in first }), joinsFrom: joinsFrom, report: report)
     }
 }

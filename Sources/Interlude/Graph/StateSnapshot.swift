@@ -38,4 +38,7 @@ public struct StateSnapshot<State: GraphState>: Sendable {
     public var metadata: [String: JSONValue]
     /// Interrupts waiting for an answer at this checkpoint.
     public var interrupts: [Interrupt]
+    /// With `getState(thread:subgraphs: true)`: the state of each subgraph a pending task
+    /// runs, by namespace (``Interrupt/namespace``), with the subgraph's pending interrupts.
+    public var subgraphs: [String: StateSnapshot<State>] = [:]
 }

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Where a subgraph node keeps its checkpoints.
+public enum SubgraphPersistence: Sendable, Equatable {
+    /// A child thread per invocation of the node (LangGraph's default): namespace
+    /// `<node>:<task id>`. The child can pause and be resumed while the parent waits; the
+    /// next invocation starts a new child thread.
+    case perInvocation
+    /// One child thread per parent thread (LangGraph's `checkpointer=True`): namespace
+    /// `<node>`. The child's own state and history carry over from one call to the next.
+    case thread
+}
+
+/// A compiled graph used as a node of a parent graph over the same state type.
+struct SubgraphNode<State: GraphState>: Sendable {
+    let child: CompiledGraph<State>
+    let persistence: SubgraphPersistence
+
+    /// The child's namespace for a task of the parent.
+    func namespace(node: String, taskID: String) -> String {
+        persistence == .thread ? node : "\(node):\(taskID)"
+    }
+
+    /// The child's thread id: the parent's thread and the namespace.
+    static func thread(parent: String, namespace: String) -> String { "\(parent)::\(namespace)" }
+}
+
+extension StateGraph {
+    /// Adds a compiled graph over the same state type as a node.
+    ///
+    /// The child receives the parent's state as input and runs with the parent's checkpointer
+    /// under its own namespace; what it changed is written back to the parent (appended
+    /// elements for append lists, the new value otherwise). An `interrupt` inside the child
+    /// pauses the parent with the same interrupt id and the child's namespace
+    /// (``Interrupt/namespace``); resuming the parent (by id or plain value) resumes the child
+    /// where it stopped, without re-running the parent's or the child's finished nodes.
+    /// - Parameters:
+    ///   - child: The subgraph, compiled with or without a checkpointer (the parent's is used).
+    ///   - persistence: Per invocation (default) or one child thread per parent thread.
+    ///   - destinations: Nodes this node may `goto`; only used to check reachability. Default: none.
+    public mutating func addSubgraph(
+        _ name: String, _ child: CompiledGraph<State>, persistence: SubgraphPersistence = .perInvocation, destinations: [String] = []
+    ) {
+        let sub = SubgraphNode(child: child, persistence: persistence)
+        addNode(name, destinations: destinations, context: { state, context in try await sub.run(state, context: context) })
+        nodes[name]?.subgraph = sub
+    }
+}
+
+extension SubgraphNode {
+    func run(_ state: State, context: NodeContext) async throws -> Command<State> {
+        guard let parentThread = context.threadID, let checkpointer = context.checkpointer else {
+            throw GraphError(
+                .checkpointerRequired,
+                "subgraph node '\(context.node)' needs the parent graph compiled with a checkpointer and run with a thread id")
+        }
+        let namespace = namespace(node: context.node, taskID: context.taskID)
+        let thread = Self.thread(parent: parentThread, namespace: namespace)
+        let app = child.withCheckpointer(checkpointer)
+        let record = try await checkpointer.thread(thread)
+        let result: RunResult<State>
+        switch record?.status {
+        case .interrupted?, .ready?:
+            // Paused or failed part-way: continue it, with the answers the parent received.
+            let pending = try await app.getState(thread: thread)?.interrupts.map(\.id) ?? []
+            let answers = context.subgraphAnswers.filter { pending.contains($0.key) }
+            result = answers.isEmpty ? try await app.invoke(thread: thread) : try await app.resume(thread: thread, answers: answers)
+        case .completed? where persistence == .perInvocation:
+            // This invocation's child already finished (the parent re-runs the node): reuse it.
+            guard let done = try await app.getState(thread: thread) else { throw GraphError(.storage, "subgraph thread '\(thread)' lost its checkpoint") }
+            return try .update(Self.changes(from: state, to: done.values, graph: child))
+        default:
+            result = try await app.invoke(state, thread: thread)
+        }
+        if result.status == .interrupted {
+            guard !result.interrupts.isEmpty else {
+                throw GraphError(
+                    .invalidGraph,
+                    "subgraph '\(namespace)' stopped at a static breakpoint, which a subgraph node cannot report; put the breakpoint on the parent's node, or use interrupt() inside the subgraph")
+            }
+            throw context.surface(result.interrupts, namespace: namespace)
+        }
+        return try .update(Self.changes(from: state, to: result.values, graph: child))
+    }
+
+    /// What the child changed, as writes for the parent: the new elements of an append list
+    /// that only grew, the whole list for a message list (merged by id), the new value
+    /// otherwise (an overwrite for a reducer field).
+    static func changes(from input: State, to output: State, graph: CompiledGraph<State>) throws -> Update<State> {
+        var update = Update<State>()
+        for channel in graph.table.channels {
+            let before = try channel.encodeValue(input)
+            let after = try channel.encodeValue(output)
+            guard before != after else { continue }
+            let value: any Sendable
+            switch channel.kind {
+            case .append:
+                let old = try JSONValue(json: before).arrayValue ?? []
+                let new = try JSONValue(json: after).arrayValue ?? []
+                if new.count >= old.count, Array(new.prefix(old.count)) == old {
+                    value = try channel.decodeWrite(JSONValue.array(Array(new.dropFirst(old.count))).jsonData)
+                } else {
+                    value = OverwriteWrite(value: try channel.decodeWrite(after))
+                }
+            case .messages, .lastValue:
+                value = try channel.decodeWrite(after)
+            case .reducer:
+                value = OverwriteWrite(value: try channel.decodeWrite(after))
+            }
+            update.writes.append(Update<State>.Write(keyPath: channel.keyPath, value: value))
+        }
+        return update
+    }
+}
+
+extension CompiledGraph {
+    /// The thread id a subgraph's checkpoints are stored under: `<parent thread>::<namespace>`,
+    /// the namespace as ``Interrupt/namespace`` and ``StateSnapshot/subgraphs`` give it. Read it
+    /// with the subgraph's own `getState` or `stateHistory`.
+    public static func subgraphThread(parent: String, namespace: String) -> String {
+        SubgraphNode<State>.thread(parent: parent, namespace: namespace)
+    }
+}

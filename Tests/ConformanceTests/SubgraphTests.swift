@@ -1,0 +1,163 @@
+import Foundation
+import Interlude
+import Testing
+
+/// A state with last-value fields only, for a subgraph that keeps its own thread.
+struct TurnState: GraphState, Equatable {
+    var last = ""
+    var turns = 0
+    static let channels: [Channel<TurnState>] = [.value("last", \.last), .value("turns", \.turns)]
+}
+
+@Suite("J. Subgraphs", .tags(.conformance), .serialized, .timeLimit(.minutes(1)))
+struct SubgraphTests {
+    /// Parent START -> p1 -> child -> p2; child START -> c1 -> ask -> c2, where `ask` is
+    /// given by `ask`.
+    static func nested(
+        _ backend: Backend, _ counter: RunCounter,
+        ask: @escaping @Sendable (ListState) async throws -> Command<ListState>
+    ) async throws -> Harness<ListState> {
+        var child = StateGraph<ListState>()
+        child.addNode("c1", appendName("c1", counter))
+        child.addNode("ask", ask)
+        child.addNode("c2", appendName("c2", counter))
+        child.addEdge(START, "c1")
+        child.addEdge("c1", "ask")
+        child.addEdge("ask", "c2")
+        let compiledChild = try child.compile(name: "child")
+        return try await Harness<ListState>(backend) { graph in
+            graph.addNode("p1", appendName("p1", counter))
+            graph.addSubgraph("child", compiledChild)
+            graph.addNode("p2", appendName("p2", counter))
+            graph.addEdge(START, "p1")
+            graph.addEdge("p1", "child")
+            graph.addEdge("child", "p2")
+        }
+    }
+
+    @Test("J1 a subgraph's interrupt reaches the parent with the same id and its namespace; a resume (by value or id) finishes it without re-running earlier nodes; replay asks again", arguments: Backend.allCases)
+    func j1(backend: Backend) async throws {
+        let counter = RunCounter()
+        let h = try await Self.nested(backend, counter, ask: askAndAppend("ask", "q", counter))
+        let thread = newThread()
+        let paused = try await h.app.invoke(ListState(), thread: thread)
+        #expect(paused.status == .interrupted)
+        let question = try #require(paused.interrupts.first)
+        #expect(question.value == "q")
+        let namespace = try #require(question.namespace)
+        #expect(namespace.hasPrefix("child:"))
+
+        let state = try #require(try await h.app.getState(thread: thread, subgraphs: true))
+        #expect(state.next == ["child"])
+        #expect(state.interrupts.map(\.id) == [question.id])
+        let inner = try #require(state.subgraphs[namespace])
+        #expect(inner.interrupts.map(\.id) == [question.id], "the parent shows the child's interrupt under the same id")
+        #expect(inner.values.v == ["p1", "c1"])
+        #expect(inner.next == ["ask"])
+
+        let done = try await h.app.resume(thread: thread, with: "A")
+        #expect(done.status == .completed)
+        #expect(done.values.v == ["p1", "c1", "ask:A", "c2", "p2"])
+        #expect(counter["p1"] == 1 && counter["c1"] == 1 && counter["ask"] == 2 && counter["c2"] == 1 && counter["p2"] == 1)
+
+        // By id, on another thread: the same result.
+        let other = newThread()
+        let second = try await h.app.invoke(ListState(), thread: other)
+        let byID = try await h.app.resume(thread: other, answers: [try #require(second.interrupts.first?.id): "A"])
+        #expect(byID.values == done.values)
+
+        // Replay from the pause: the subgraph runs in a new invocation and asks again.
+        let replay = try await h.app.invoke(thread: thread, config: RunConfig(checkpointID: paused.checkpointID))
+        #expect(replay.status == .interrupted)
+        #expect(replay.interrupts.map(\.value) == ["q"])
+        #expect(replay.interrupts.first?.id != question.id)
+        let again = try await h.app.resume(thread: thread, with: "B")
+        #expect(again.values.v == ["p1", "c1", "ask:B", "c2", "p2"])
+        #expect(counter["p1"] == 2, "p1 ran once per thread; the replay did not re-run it")
+        try await verifyIntegrity(h.checkpointer)
+    }
+
+    @Test("J2 a subgraph asking two questions in turn is resumed by two plain resumes", arguments: Backend.allCases)
+    func j2(backend: Backend) async throws {
+        let counter = RunCounter()
+        let h = try await Self.nested(backend, counter) { _ in
+            counter.hit("ask")
+            let first: String = try await interrupt("q1")
+            let second: String = try await interrupt("q2")
+            return .update(\.v, ["ask:\(first),\(second)"])
+        }
+        let thread = newThread()
+        let paused = try await h.app.invoke(ListState(), thread: thread)
+        #expect(paused.interrupts.map(\.value) == ["q1"])
+        let next = try await h.app.resume(thread: thread, with: "A")
+        #expect(next.interrupts.map(\.value) == ["q2"])
+        #expect(next.interrupts.first?.id != paused.interrupts.first?.id)
+        let done = try await h.app.resume(thread: thread, with: "B")
+        #expect(done.status == .completed)
+        #expect(done.values.v == ["p1", "c1", "ask:A,B", "c2", "p2"])
+        #expect(counter["c1"] == 1 && counter["ask"] == 3)
+    }
+
+    @Test("J4 editing the parent while a subgraph waits replaces the pending step: the subgraph runs again in a new invocation and asks again", arguments: Backend.allCases)
+    func j4(backend: Backend) async throws {
+        let counter = RunCounter()
+        let h = try await Self.nested(backend, counter, ask: askAndAppend("ask", "q", counter))
+        let thread = newThread()
+        let paused = try await h.app.invoke(ListState(), thread: thread)
+        try await h.app.updateState(thread: thread, values: .append(\.v, "edit"), asNode: "p1")
+        let state = try await h.state(thread)
+        #expect(state.next == ["child"])
+        #expect(state.interrupts.isEmpty)
+        let again = try await h.app.invoke(thread: thread)
+        #expect(again.interrupts.map(\.value) == ["q"])
+        #expect(again.interrupts.first?.id != paused.interrupts.first?.id)
+        #expect(again.interrupts.first?.namespace != paused.interrupts.first?.namespace)
+        let done = try await h.app.resume(thread: thread, with: "x")
+        #expect(done.values.v == ["p1", "edit", "c1", "ask:x", "c2", "p2"])
+        #expect(counter["p1"] == 1 && counter["c1"] == 2)
+    }
+
+    @Test("J3 a subgraph checkpoints per invocation by default, or keeps one thread across calls (checkpointer=True)", arguments: Backend.allCases)
+    func j3(backend: Backend) async throws {
+        var child = StateGraph<TurnState>()
+        child.addNode("turn") { state in
+            let answer: String = try await interrupt("turn \(state.turns + 1)?")
+            return .update(Update.set(\.last, answer).set(\.turns, state.turns + 1))
+        }
+        child.addEdge(START, "turn")
+        let compiledChild = try child.compile(name: "turns")
+        for persistence in [SubgraphPersistence.perInvocation, .thread] {
+            let h = try await Harness<TurnState>(backend) { graph in
+                graph.addSubgraph("inner", compiledChild, persistence: persistence)
+                graph.addEdge(START, "inner")
+            }
+            let thread = newThread()
+            var namespaces: [String] = []
+            for answer in ["A", "B"] {
+                let paused = try await h.app.invoke(TurnState(), thread: thread)
+                namespaces.append(try #require(paused.interrupts.first?.namespace))
+                let done = try await h.app.resume(thread: thread, with: answer)
+                #expect(done.values.last == answer)
+            }
+            let histories = try await namespaces.asyncMap {
+                try await compiledChild.withCheckpointer(h.checkpointer).stateHistory(thread: CompiledGraph<TurnState>.subgraphThread(parent: thread, namespace: $0)).count
+            }
+            switch persistence {
+            case .perInvocation:
+                #expect(namespaces[0] != namespaces[1], "each invocation has its own namespace")
+                #expect(histories[0] == histories[1], "each child thread holds one run")
+            case .thread:
+                #expect(namespaces == ["inner", "inner"])
+                #expect(histories[1] > 3, "one child thread holds both runs")
+            }
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
