@@ -28,6 +28,8 @@ usage() { echo "usage: $0 start|stop|url|home|status DIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 command=$1
 dir=$2
+# Absolute, since the server binaries run from / (see as_owner).
+if [[ -d "$dir" ]]; then dir=$(cd "$dir" && pwd); fi
 
 fail() { echo "pg-server.sh: $*" >&2; exit 1; }
 
@@ -49,10 +51,11 @@ fi
 root=0
 [[ $(id -u) -eq 0 ]] && root=1
 
-# Runs a server binary as the cluster owner: the postgres user when we are root.
+# Runs a server binary as the cluster owner: the postgres user when we are root, from / (the
+# current folder may be one it cannot enter, and pg_ctl complains).
 as_owner() {
     if [[ $root -eq 1 ]]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
@@ -105,6 +108,7 @@ choose_home() {
         && runuser -u postgres -- test -w "$home" 2> /dev/null \
         || fail "the postgres user cannot reach $dir (a parent folder is private, e.g. /root is 0700) and $home cannot be made for it: set INTERLUDE_PG_HOME to a folder the postgres user can reach, or move the checkout under a folder others can enter (chmod o+x on its parents)"
     echo "$home" > "$dir/home"
+    echo "pg-server.sh: the postgres user cannot reach $dir (a parent folder is private): the cluster lives in $home" >&2
     echo "$home"
 }
 
