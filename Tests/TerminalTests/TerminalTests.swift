@@ -18,9 +18,7 @@ struct TerminalTests {
 
     @Test("interlude dev in a real terminal shows the three questions before anything is typed and finishes when they are answered", .timeLimit(.minutes(4)))
     func devDesk() async throws {
-        let sandbox = try Sandbox()
-        let tmux = Tmux()
-        do {
+        try await inSandbox { sandbox, tmux in
             try await tmux.start("dev", in: sandbox.folder, "'\(try Paths.interlude())' dev")
             // Nothing is typed until the first question is on screen: a desk whose output waits
             // on stdin (the fflush(nil) deadlock) fails here.
@@ -39,21 +37,13 @@ struct TerminalTests {
             #expect(screen.contains("a shorter report"))
             #expect(interludeProcesses(in: sandbox.folder).isEmpty)
             #expect(try await sandbox.postmaster() == nil)
-        } catch {
-            await tmux.kill()
-            await sandbox.remove()
-            throw error
         }
-        await tmux.kill()
-        await sandbox.remove()
     }
 
     @Test("interlude review in a real terminal answers the runs of 'interlude dev --serve', and Ctrl-C stops that stack", .timeLimit(.minutes(4)))
     func reviewAgainstServe() async throws {
-        let sandbox = try Sandbox()
-        let tmux = Tmux()
         let interlude = try Paths.interlude()
-        do {
+        try await inSandbox { sandbox, tmux in
             try await tmux.start("stack", in: sandbox.folder, "'\(interlude)' dev --serve --runs 2")
             try await tmux.waitFor("Serving:", in: "stack", seconds: 90)
             try await tmux.start("desk", in: sandbox.folder, "set -a; . .interlude/dev.env; set +a; '\(interlude)' review --until 2")
@@ -72,25 +62,14 @@ struct TerminalTests {
             #expect(workers.allSatisfy { !isAlive($0) })
             #expect(postmaster.map(isAlive) != true)
             #expect(interludeProcesses(in: sandbox.folder).isEmpty)
-        } catch {
-            await tmux.kill()
-            await sandbox.remove()
-            throw error
         }
-        await tmux.kill()
-        await sandbox.remove()
     }
 
     @Test("SIGINT, SIGTERM and SIGHUP to interlude dev stop every worker and its PostgreSQL", .timeLimit(.minutes(5)), arguments: [SIGINT, SIGTERM, SIGHUP])
     func signals(signal: Int32) async throws {
-        let sandbox = try Sandbox()
-        let log = sandbox.folder.appendingPathComponent("dev.log")
-        do {
-            let dev = try startServing(in: sandbox, log: log)
-            guard await eventually(within: 90, { read(log).contains("Serving:") }) else {
-                _ = await exitStatus(of: dev, within: 0)
-                throw TerminalTestError("interlude dev did not start serving; its output:\n\(read(log))")
-            }
+        try await inSandbox { sandbox, _ in
+            let log = sandbox.folder.appendingPathComponent("dev.log")
+            let dev = try await serve(in: sandbox, log: log)
             let workers = sandbox.workerPIDs()
             let postmaster = try await sandbox.postmaster()
             #expect(workers.count == 2)
@@ -102,52 +81,35 @@ struct TerminalTests {
             #expect(postmaster.map(isAlive) != true, "PostgreSQL outlived interlude dev")
             #expect(try await sandbox.postmaster() == nil)
             #expect(interludeProcesses(in: sandbox.folder).isEmpty)
-        } catch {
-            await sandbox.remove()
-            throw error
         }
-        await sandbox.remove()
     }
 
     @Test("A cluster and workers left by a killed interlude dev are found and stopped by the next one, which says so", .timeLimit(.minutes(5)))
     func staleStack() async throws {
-        let sandbox = try Sandbox()
-        let firstLog = sandbox.folder.appendingPathComponent("first.log")
-        let secondLog = sandbox.folder.appendingPathComponent("second.log")
-        do {
-            let first = try startServing(in: sandbox, log: firstLog)
-            guard await eventually(within: 90, { read(firstLog).contains("Serving:") }) else {
-                _ = await exitStatus(of: first, within: 0)
-                throw TerminalTestError("interlude dev did not start serving; its output:\n\(read(firstLog))")
-            }
+        try await inSandbox { sandbox, _ in
+            let first = try await serve(in: sandbox, log: sandbox.folder.appendingPathComponent("first.log"))
             let oldWorkers = sandbox.workerPIDs()
             let oldPostmaster = try await sandbox.postmaster()
             first.kill9()
             _ = await first.wait()
             #expect(oldWorkers.allSatisfy(isAlive), "the workers should outlive a SIGKILLed dev (nothing can stop them)")
-            let second = try startServing(in: sandbox, log: secondLog)
-            let served = await eventually(within: 90, { read(secondLog).contains("Serving:") })
+            let secondLog = sandbox.folder.appendingPathComponent("second.log")
+            let second = try await serve(in: sandbox, log: secondLog)
             kill(second.pid, SIGTERM)
             let status = await exitStatus(of: second, within: 60)
             let output = read(secondLog)
-            #expect(served, "second dev did not serve; its output:\n\(output)")
             #expect(status == 128 + SIGTERM)
             #expect(output.contains("still running from an earlier run (postmaster pid \(oldPostmaster ?? -1))"), "\(output)")
             #expect(output.contains("Stopped \(oldWorkers.count) worker processes left running by an earlier run."), "\(output)")
             #expect(oldWorkers.allSatisfy { !isAlive($0) })
             #expect(oldPostmaster.map(isAlive) != true)
             #expect(interludeProcesses(in: sandbox.folder).isEmpty)
-        } catch {
-            await sandbox.remove()
-            throw error
         }
-        await sandbox.remove()
     }
 
     @Test("As root, a checkout under a 0700 folder starts and stops its cluster and runs interlude dev --auto-approve", .timeLimit(.minutes(4)), .enabled(if: getuid() == 0, "the postgres user only matters when run as root"))
     func privateCheckout() async throws {
-        let sandbox = try Sandbox(privateParent: true)
-        do {
+        try await inSandbox(privateParent: true) { sandbox, _ in
             let started = try await sandbox.pgServer("start")
             #expect(started.status == 0, "\(started.output)")
             #expect(started.output.contains("the postgres user cannot reach \(sandbox.pgDirectory) (a parent folder is private)"), "\(started.output)")
@@ -166,23 +128,27 @@ struct TerminalTests {
             #expect(output.contains("auto-approve: 3 runs completed"), "\(output)")
             #expect(!output.contains("\r"), "a progress line rewrote itself in a file")
             #expect(try await sandbox.postmaster() == nil)
-        } catch {
-            await sandbox.remove()
-            throw error
         }
-        await sandbox.remove()
     }
 
     @Test("interlude dev --auto-approve shows a live progress line on a terminal", .timeLimit(.minutes(4)))
     func progressLine() async throws {
-        let sandbox = try Sandbox()
-        let tmux = Tmux()
-        do {
+        try await inSandbox { sandbox, tmux in
             try await tmux.start("auto", in: sandbox.folder, "'\(try Paths.interlude())' dev --auto-approve 20")
             try await tmux.waitFor("progress: ", in: "auto", seconds: 90)
             let screen = try await tmux.waitFor("[exited 0]", in: "auto", seconds: 90)
             #expect(screen.contains("auto-approve: 20 runs completed"))
             #expect(screen.contains("completed, "), "\(screen)")
+        }
+    }
+
+    /// Runs `body` with a sandbox checkout and a tmux server of its own, and removes both (with
+    /// the cluster, if a failure left it running) however it ends.
+    private func inSandbox(privateParent: Bool = false, _ body: (Sandbox, Tmux) async throws -> Void) async throws {
+        let sandbox = try Sandbox(privateParent: privateParent)
+        let tmux = Tmux()
+        do {
+            try await body(sandbox, tmux)
         } catch {
             await tmux.kill()
             await sandbox.remove()
@@ -192,8 +158,14 @@ struct TerminalTests {
         await sandbox.remove()
     }
 
-    private func startServing(in sandbox: Sandbox, log: URL) throws -> ChildProcess {
-        try spawn(["dev", "--serve", "--runs", "1"], in: sandbox, log: log)
+    /// Starts `interlude dev --serve --runs 1` in the sandbox and waits until it serves.
+    private func serve(in sandbox: Sandbox, log: URL) async throws -> ChildProcess {
+        let dev = try spawn(["dev", "--serve", "--runs", "1"], in: sandbox, log: log)
+        guard await eventually(within: 90, { read(log).contains("Serving:") }) else {
+            _ = await exitStatus(of: dev, within: 0)
+            throw TerminalTestError("interlude dev did not start serving; its output:\n\(read(log))")
+        }
+        return dev
     }
 
     /// Starts `interlude ARGUMENTS` in the sandbox (through `sh -c 'cd ... && exec ...'`, so
