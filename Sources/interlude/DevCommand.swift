@@ -126,7 +126,8 @@ struct DevCommand: AsyncParsableCommand {
                         group.cancelAll()
                     }
                 }
-                return report!
+                guard let report else { throw DemoError("the load driver ended without a report") }
+                return report
             }
             console.say(report.line)
             console.say("workers: \(workers), partitions: \(partitions), brokers: \(brokers)")
