@@ -15,15 +15,17 @@ test: deps
 	scripts/with-test-postgres.sh $(SWIFT) test --disable-xctest
 
 # The main job on the embedded default: a throwaway PostgreSQL, librdkafka's mock Kafka
-# cluster, two workers and the example approval graph, reviewed in this terminal.
+# cluster, two workers and the example approval graph, reviewed in this terminal. Ctrl-C (or
+# closing the terminal) stops the workers and PostgreSQL; nothing is left running.
 demo: deps
 	$(SWIFT) build --product interlude
 	.build/debug/interlude dev
 
-# Runs Benchmarks/InterludeBenchmarks in release (the plugin builds release by default),
-# with a throwaway PostgreSQL for the PostgreSQL figures; see BENCHMARKS.md.
+# Runs the benchmark package in Benchmarks/ (its own Package.swift, so users of the library never
+# resolve package-benchmark) in release (the plugin builds release by default), with a
+# throwaway PostgreSQL for the PostgreSQL figures; see BENCHMARKS.md.
 bench: deps
-	scripts/with-test-postgres.sh $(SWIFT) package --disable-sandbox benchmark --target InterludeBenchmarks
+	cd Benchmarks && ../scripts/with-test-postgres.sh $(SWIFT) package --disable-sandbox benchmark --target InterludeBenchmarks
 
 # The end-to-end load: approval runs through Kafka (embedded cluster), PostgreSQL and worker
 # processes, with 1 and then 2 workers, in release.
@@ -34,4 +36,5 @@ bench-e2e: deps
 	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 2 --partitions 8
 
 clean:
-	rm -rf .build .interlude
+	scripts/pg-server.sh stop .interlude/pg 2>/dev/null || true
+	rm -rf .build .interlude Benchmarks/.build

@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         .systemLibrary(
@@ -62,16 +61,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "InterludeBenchmarks",
-            dependencies: [
-                "Interlude", "InterludeExamples", "InterludePostgres",
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/InterludeBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
         .testTarget(name: "InterludeTests", dependencies: ["Interlude", "InterludeExamples"]),
         .testTarget(name: "InterludePostgresTests", dependencies: ["Interlude", "InterludePostgres"]),
         .testTarget(name: "InterludeKafkaTests", dependencies: ["InterludeKafka"]),
@@ -93,6 +82,9 @@ let package = Package(
             name: "ConformanceTests",
             dependencies: ["Interlude", "InterludePostgres", "InterludeExamples"]
         ),
+        // Runs the built `interlude` executable in a real pseudo-terminal (tmux) and sends it
+        // signals (InterludeWorker for its ChildProcess).
+        .testTarget(name: "TerminalTests", dependencies: ["InterludeWorker"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Interlude needs, only when they are missing:
 # librdkafka and libpq headers (for the CRdKafka and CLibPQ modules), pkg-config,
-# and the PostgreSQL server binaries the tests and `interlude dev` start.
+# the PostgreSQL server binaries the tests and `interlude dev` start, and tmux (the terminal
+# tests run `interlude dev` and `interlude review` in a real pseudo-terminal).
 # Uses sudo when not run as root. Safe to run again: it does nothing when all is there.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
   missing+=(librdkafka-dev libpq-dev)
 fi
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 bindir=""
 if command -v pg_config >/dev/null 2>&1; then bindir=$(pg_config --bindir); fi
 if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; then

@@ -26,6 +26,9 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/interlude-pg.XXXXXX")
 
 cleanup() {
     "$here/pg-server.sh" stop "$dir" || true
+    # The cluster may live in a folder of its own when the postgres user cannot reach $dir.
+    home=$("$here/pg-server.sh" home "$dir" 2> /dev/null || true)
+    [[ -n "$home" && "$home" != "$dir" ]] && rm -rf "$home"
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -35,7 +38,7 @@ trap 'exit 143' TERM
 url=$("$here/pg-server.sh" start "$dir")
 export INTERLUDE_TEST_DATABASE_URL=$url
 export INTERLUDE_TEST_PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
-export INTERLUDE_TEST_PG_DATADIR=$dir/data
+export INTERLUDE_TEST_PG_DATADIR=$("$here/pg-server.sh" home "$dir")/data
 
 status=0
 "$@" || status=$?

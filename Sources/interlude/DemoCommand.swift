@@ -88,11 +88,10 @@ struct DemoCommand: AsyncParsableCommand {
         let failed = outcomes.filter { $0.status != .completed }.count
         let resumes = outcomes.reduce(0) { $0 + $1.resumes }
         let commits = checkpointer.commitCount
-        print(
+        Console().say(
             "auto-approve: \(threads) threads x \(cases.count) examples = \(outcomes.count) runs, \(resumes) answers, "
                 + "\(commits) commits, \(failed) not completed, in \(String(format: "%.3f", seconds)) s "
                 + "(\(String(format: "%.0f", Double(outcomes.count) / max(seconds, 1e-9))) runs/s)")
-        fflush(nil)
         if failed > 0 { throw DemoError("\(failed) of \(outcomes.count) runs did not complete") }
     }
 }

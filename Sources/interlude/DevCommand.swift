@@ -38,18 +38,27 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Brokers in the embedded cluster. Default: 1.")
     var brokers = 1
 
+    @Flag(help: "Start the stack and the runs, then keep it running without the review desk until interrupted (answer with 'interlude review' in another terminal).")
+    var serve = false
+
     func run() async throws {
         guard workers >= 1, runs >= 1, partitions >= 1, brokers >= 1 else { throw DemoError("--workers, --runs, --partitions and --brokers must be 1 or more") }
         if let autoApprove, autoApprove < 1 { throw DemoError("--auto-approve needs a positive number of threads") }
+        if serve && autoApprove != nil { throw DemoError("--serve and --auto-approve exclude each other: --serve leaves the runs to 'interlude review'") }
         let logger = makeLogger("interlude.dev")
         let console = Console()
         let root = try DevEnvironment.projectRoot()
         let state = root.appendingPathComponent(".interlude")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        // From here on, Ctrl-C, SIGTERM and a closed terminal stop what this run started.
+        DevShutdown.shared.install()
+        let leftovers = DevShutdown.shared.adoptPidFile(state.appendingPathComponent("workers.pid"))
+        if leftovers > 0 { console.say("Stopped \(leftovers) worker process\(leftovers == 1 ? "" : "es") left running by an earlier run.") }
 
         console.say("Starting PostgreSQL (.interlude/pg)...")
         let pgDirectory = state.appendingPathComponent("pg")
-        let database = try await DevEnvironment.startPostgres(root: root, directory: pgDirectory)
+        DevShutdown.shared.track(postgres: pgDirectory, root: root)
+        let database = try await DevEnvironment.startPostgres(root: root, directory: pgDirectory, console: console)
         do {
             try await runSystem(database: database, state: state, console: console, logger: logger)
         } catch {
@@ -87,10 +96,12 @@ struct DevCommand: AsyncParsableCommand {
             try await drive(settings: settings, topics: topics, console: console, logger: logger)
         } catch {
             await fleet.stop()
+            DevShutdown.shared.workersStopped()
             throw error
         }
         console.say("Stopping the workers...")
         await fleet.stop()
+        DevShutdown.shared.workersStopped()
         _ = cluster
     }
 
@@ -100,7 +111,24 @@ struct DevCommand: AsyncParsableCommand {
         environment.sessionTimeoutMilliseconds = 6000
         if let autoApprove {
             console.say("Running \(autoApprove) approval threads unattended...")
-            let report = try await LoadDriver(producer: environment.producerConfiguration(), consumer: environment.consumerConfiguration(groupID: "driver"), topics: topics, logger: logger).run(count: autoApprove, rate: rate)
+            let progress = LoadProgress()
+            let driver = LoadDriver(producer: environment.producerConfiguration(), consumer: environment.consumerConfiguration(groupID: "driver"), topics: topics, logger: logger)
+            let report = try await withThrowingTaskGroup(of: LoadDriver.Report?.self) { group in
+                group.addTask { try await driver.run(count: autoApprove, rate: rate, progress: progress) }
+                group.addTask {
+                    await ProgressLine(total: autoApprove, progress: progress, writer: console.out).show()
+                    return nil
+                }
+                var report: LoadDriver.Report?
+                while let next = try await group.next() {
+                    if let next {
+                        report = next
+                        group.cancelAll()
+                    }
+                }
+                guard let report else { throw DemoError("the load driver ended without a report") }
+                return report
+            }
             console.say(report.line)
             console.say("workers: \(workers), partitions: \(partitions), brokers: \(brokers)")
         } else {
@@ -115,6 +143,11 @@ struct DevCommand: AsyncParsableCommand {
             }
             await producer.close()
             console.say("Started \(runs) approval runs.")
+            if serve {
+                console.say("Serving: answer with 'interlude review' in another terminal (set -a; . .interlude/dev.env; set +a first). Ctrl-C stops everything.")
+                // The signal handler stops the workers and PostgreSQL and exits.
+                while true { try await Task.sleep(for: .seconds(3600)) }
+            }
             try await ReviewDesk(environment: environment, logger: logger).interactive(expectedCompletions: runs)
         }
     }
@@ -133,5 +166,33 @@ struct ReviewCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await ReviewDesk(environment: try DeploymentEnvironment(), logger: makeLogger("interlude.review")).interactive(expectedCompletions: until)
+    }
+}
+
+/// The live progress of `dev --auto-approve`: on a terminal one line rewriting itself with
+/// `\r` twice a second; otherwise a plain line every five seconds (logs stay readable). The
+/// rate is over the last five seconds (completions arrive in bursts).
+struct ProgressLine {
+    let total: Int
+    let progress: LoadProgress
+    let writer: ConsoleWriter
+
+    /// Shows progress until the task is cancelled, and the final count then.
+    func show() async {
+        let interval: Duration = writer.isTerminal ? .milliseconds(500) : .seconds(5)
+        let clock = ContinuousClock()
+        var samples: [(at: ContinuousClock.Instant, completed: Int)] = [(clock.now, 0)]
+        while true {
+            let cancelled = (try? await clock.sleep(for: interval)) == nil
+            let now = clock.now
+            let completed = progress.completed
+            samples.append((now, completed))
+            while samples.count > 2, now - samples[1].at >= .seconds(5) { samples.removeFirst() }
+            let elapsed = now - samples[0].at
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let rate = Double(completed - samples[0].completed) / max(seconds, 1e-9)
+            writer.status(String(format: "progress: %d/%d completed, %d in flight, %.0f runs/s", completed, total, progress.started - completed, rate))
+            if cancelled { return }
+        }
     }
 }

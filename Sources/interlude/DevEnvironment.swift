@@ -1,5 +1,11 @@
+import Dispatch
 import Foundation
 import InterludeWorker
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The throwaway pieces `interlude dev` starts: PostgreSQL through the project's script, and
 /// worker processes.
@@ -21,11 +27,15 @@ enum DevEnvironment {
         throw DemoError("cannot find scripts/pg-server.sh: run 'interlude dev' from the Interlude repository (make demo does)")
     }
 
-    static func startPostgres(root: URL, directory: URL) async throws -> String {
+    /// Starts the cluster of `directory` and returns its URL. Lines the script printed before
+    /// the URL (a stale cluster it stopped first) go to `console`.
+    static func startPostgres(root: URL, directory: URL, console: Console) async throws -> String {
         let output = try await runScript(root: root, arguments: ["start", directory.path])
-        guard let url = output.split(separator: "\n").last.map(String.init), url.hasPrefix("postgres") else {
+        var lines = output.split(separator: "\n").map(String.init)
+        guard let url = lines.popLast(), url.hasPrefix("postgres") else {
             throw DemoError("scripts/pg-server.sh did not print a database URL; its output was: \(output)")
         }
+        for line in lines { console.say(line) }
         return url
     }
 
@@ -57,14 +67,147 @@ final class WorkerFleet: Sendable {
     init(count: Int, settings: [String: String], logDirectory: URL) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
-        children = try (1...count).map { i in
-            try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: logDirectory.appendingPathComponent("worker-\(i).log").path)
+        var started: [ChildProcess] = []
+        for i in 1...count {
+            let child = try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: logDirectory.appendingPathComponent("worker-\(i).log").path)
+            // Registered at once, so a signal arriving while the others start stops this one too.
+            DevShutdown.shared.track(worker: child.pid)
+            started.append(child)
         }
+        children = started
     }
 
     /// SIGTERM to every worker, then waits for them to leave.
     func stop() async {
         for child in children { child.terminate() }
         for child in children { _ = await child.wait() }
+    }
+}
+
+/// Everything `interlude dev` started that must not outlive it: the worker processes and the
+/// PostgreSQL cluster. SIGINT (Ctrl-C, also through `make`), SIGTERM and SIGHUP (the terminal
+/// closed) stop them and exit with 128 + the signal number, whatever the main task is waiting
+/// on (a line on stdin, a Kafka event). A pid file lets the next run stop workers a SIGKILL
+/// left behind.
+final class DevShutdown: Sendable {
+    /// The one instance: signals are per process.
+    static let shared = DevShutdown()
+
+    private struct Started {
+        var root: URL?
+        var pgDirectory: URL?
+        var pidFile: URL?
+        var workers: [pid_t] = []
+    }
+    private let started = Mutex(Started())
+    private let stopping = Atomic(false)
+    /// Dispatch sources must stay alive to deliver. Written once, by ``install()`` on the main
+    /// task before anything else runs, and never read: hence `nonisolated(unsafe)`.
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    /// Catches SIGINT, SIGTERM and SIGHUP from now on, and ignores SIGPIPE (output to a closed
+    /// pipe is dropped by ``ConsoleWriter`` instead of killing the process before it cleaned up).
+    func install() {
+        signal(SIGPIPE, SIG_IGN)
+        let queue = DispatchQueue(label: "interlude.dev.signals")
+        Self.sources = [SIGINT, SIGTERM, SIGHUP].map { signo in
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
+            source.setEventHandler { [self] in stopEverything(signal: signo) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Remembers the cluster to stop.
+    func track(postgres directory: URL, root: URL) {
+        started.withLock {
+            $0.pgDirectory = directory
+            $0.root = root
+        }
+    }
+
+    /// Remembers a worker to stop, and writes the pid file when one was named.
+    func track(worker pid: pid_t) {
+        let (file, pids) = started.withLock { started -> (URL?, [pid_t]) in
+            started.workers.append(pid)
+            return (started.pidFile, started.workers)
+        }
+        if let file { try? pids.map(String.init).joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8) }
+    }
+
+    /// Names the pid file for the workers of this run, after stopping any worker an earlier
+    /// run left running (its `interlude dev` was killed with SIGKILL). Returns how many it stopped.
+    func adoptPidFile(_ file: URL) -> Int {
+        var stopped = 0
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let leftovers = text.split(separator: "\n").compactMap { pid_t($0) }.filter(Self.isWorker)
+            for pid in leftovers { kill(pid, SIGTERM) }
+            for pid in leftovers where Self.waitGone(pid, seconds: 10) == false { kill(pid, SIGKILL) }
+            stopped = leftovers.count
+        }
+        try? FileManager.default.removeItem(at: file)
+        started.withLock { $0.pidFile = file }
+        return stopped
+    }
+
+    /// The workers were stopped the ordinary way.
+    func workersStopped() {
+        let file = started.withLock { started -> URL? in
+            started.workers = []
+            return started.pidFile
+        }
+        if let file { try? FileManager.default.removeItem(at: file) }
+    }
+
+    /// Stops the workers (SIGTERM, then SIGKILL after 10 s) and the cluster, then exits.
+    /// Runs on the signal queue; blocking there is fine.
+    private func stopEverything(signal signo: Int32) -> Never {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else {
+            // A second signal while stopping: keep stopping (exit comes from the first).
+            while true { pause() }
+        }
+        let name = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signo] ?? "signal \(signo)"
+        let out = ConsoleWriter.standardOutput
+        out.line("")
+        out.line("\(name): stopping the workers and PostgreSQL...")
+        let snapshot = started.withLock { $0 }
+        for pid in snapshot.workers { kill(pid, SIGTERM) }
+        for pid in snapshot.workers where Self.waitGone(pid, seconds: 10) == false {
+            kill(pid, SIGKILL)
+            _ = Self.waitGone(pid, seconds: 5)
+        }
+        if let file = snapshot.pidFile { try? FileManager.default.removeItem(at: file) }
+        if let root = snapshot.root, let directory = snapshot.pgDirectory {
+            let script = root.appendingPathComponent("scripts/pg-server.sh").path
+            if let child = try? ChildProcess(executable: script, arguments: ["stop", directory.path], environment: ProcessInfo.processInfo.environment, output: "/dev/null") {
+                var status: Int32 = 0
+                while waitpid(child.pid, &status, 0) == -1 && errno == EINTR {}
+            }
+        }
+        out.line("Stopped.")
+        // _exit, not exit: exit's stdio clean-up could wait on stdin's lock, held by the reader
+        // thread blocked in readLine; all output went through write(2) already.
+        _exit(128 + signo)
+    }
+
+    /// Whether `pid` runs `interlude worker` (a pid from an old file may have been reused).
+    private static func isWorker(_ pid: pid_t) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.count >= 2 && arguments[0].hasSuffix("interlude") && arguments[1] == "worker"
+    }
+
+    /// Waits up to `seconds` for `pid` to end, reaping it when it is our child. `true` when gone.
+    private static func waitGone(_ pid: pid_t, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            // ECHILD: not our child, or reaped by another waiter; then kill(0) tells.
+            if reaped == pid || (reaped == -1 && errno == ECHILD && kill(pid, 0) == -1 && errno == ESRCH) { return true }
+            usleep(20_000)
+        }
+        return false
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 
 /// The `interlude` command line. Errors never escape `main`: they print a clear message
 /// and exit with status 1 (an error thrown out of an async `main` would crash with SIGILL).
+/// Messages go through ``ConsoleWriter`` (never a C stdio flush of all streams: PITFALLS).
 @main
 enum Main {
     static func main() async {
@@ -17,12 +18,10 @@ enum Main {
             let code = InterludeCommand.exitCode(for: error)
             let message = InterludeCommand.fullMessage(for: error)
             if code == .success {
-                print(message)
-                fflush(nil)
+                ConsoleWriter.standardOutput.line(message)
                 exit(0)
             }
-            fflush(nil)
-            FileHandle.standardError.write(Data((message.isEmpty ? "error: \(error)" : message).utf8 + [10]))
+            ConsoleWriter.standardError.line(message.isEmpty ? "error: \(error)" : message)
             exit(1)
         }
     }

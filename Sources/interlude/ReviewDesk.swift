@@ -70,8 +70,7 @@ struct ReviewDesk {
                 if let deadline = json["deadline"]?.stringValue { console.say("   (answer before \(deadline))") }
                 while true {
                     console.say("   \(AnswerPresets.help(graph: json["graph"]?.stringValue ?? ""))")
-                    print("   > ", terminator: "")
-                    fflush(nil)
+                    console.prompt("   > ")
                     guard let line = await lines.next() else {
                         console.say("(end of input: leaving the review desk; unanswered questions stay pending)")
                         await consumer.close()

@@ -62,11 +62,13 @@ public struct LoadDriver: Sendable {
     ///   - rate: Runs started per second; `nil` starts them all at once (throughput). A low rate
     ///     measures latency at low load.
     ///   - whileRunning: Called once the runs were sent, with the thread ids (to inject faults).
+    ///   - progress: Counts runs sent and completed as they happen (for a progress display).
     public func run(
         count: Int, graph: String = "approval", timeout: Duration = .seconds(600), threadPrefix: String = "auto", rate: Double? = nil,
         input: @escaping @Sendable (String) -> [String: JSONValue] = { ["recipient": .string("\($0)@example.com"), "subject": "the load test"] },
         answer: @escaping @Sendable (JSONValue) -> JSONValue = { _ in ["approved": true] },
-        whileRunning: (@Sendable ([String]) async throws -> Void)? = nil
+        whileRunning: (@Sendable ([String]) async throws -> Void)? = nil,
+        progress: LoadProgress? = nil
     ) async throws -> Report {
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let client = CommandClient(producer: producer, topics: topics)
@@ -106,11 +108,13 @@ public struct LoadDriver: Sendable {
                     var next = clock.now
                     for command in commands {
                         try await client.send(command)
+                        progress?.sent(1)
                         next += interval
                         try await clock.sleep(until: next)
                     }
                 } else {
                     try await client.send(commands)
+                    progress?.sent(commands.count)
                 }
                 try await whileRunning?(threads)
             }
@@ -140,6 +144,7 @@ public struct LoadDriver: Sendable {
                         report.resumeToCompleted.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
                     }
                     report.runs = completed.count
+                    progress?.completed(count: completed.count)
                 case "rejected": report.rejected += 1
                 case "failed": report.failed += 1
                 default: break
@@ -163,6 +168,23 @@ public struct LoadTimeout: Error, CustomStringConvertible {
     /// The time allowed.
     public var timeout: Duration
     public var description: String { "the load run of \(count) threads did not finish within \(timeout)" }
+}
+
+/// Runs sent and completed so far by a ``LoadDriver``, readable from any task while it runs.
+public final class LoadProgress: Sendable {
+    private let sentCount = Atomic(0)
+    private let completedCount = Atomic(0)
+
+    /// Creates counters at zero.
+    public init() {}
+
+    /// Runs sent so far.
+    public var started: Int { sentCount.load(ordering: .relaxed) }
+    /// Runs completed so far.
+    public var completed: Int { completedCount.load(ordering: .relaxed) }
+
+    func sent(_ count: Int) { sentCount.add(count, ordering: .relaxed) }
+    func completed(count: Int) { completedCount.store(count, ordering: .relaxed) }
 }
 
 /// Commands waiting to be sent in the next batch.
