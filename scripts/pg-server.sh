@@ -144,7 +144,8 @@ unix_socket_directories = '$home/socket'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_connections = 100
+# The test suites run in parallel, each with its own pools and worker processes.
+max_connections = 400
 CONF
         echo "postgres://postgres:$(cat "$home/password")@127.0.0.1:$port/postgres" > "$home/url"
         chmod 0600 "$home/url"
