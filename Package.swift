@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
         .systemLibrary(
@@ -53,10 +54,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "InterludeConsole",
+            dependencies: [
+                "InterludeWorker", "InterludePostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "interlude",
             dependencies: [
-                "Interlude", "InterludeExamples", "InterludeWorker", "InterludePostgres", "InterludeKafka",
+                "Interlude", "InterludeExamples", "InterludeWorker", "InterludePostgres", "InterludeKafka", "InterludeConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,6 +96,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "InterludeConsole", "InterludeWorker", "InterludePostgres", "InterludeKafka", "InterludeExamples",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["console_browser.py"]
         ),
         .testTarget(
             name: "ConformanceTests",

@@ -20,6 +20,12 @@ if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; t
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
 fi
 
+# The browser tests (Tests/ConsoleTests) drive Debian's headless Chromium through its
+# chromedriver with selenium, installed by the test into a throwaway Python venv.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
