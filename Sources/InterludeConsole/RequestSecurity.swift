@@ -40,7 +40,11 @@ enum RequestSecurity {
     static func refusal(_ request: Request, form: [String: String]) -> String? {
         if let origin = request.headers[.origin], origin != "null" {
             let host = request.head.authority ?? ""
-            let originHost = URL(string: origin).map { url in url.host.map { h in url.port.map { "\(h):\($0)" } ?? h } ?? "" } ?? ""
+            let originHost = URL(string: origin).map { url -> String in
+                guard var host = url.host else { return "" }
+                if host.contains(":") { host = "[\(host)]" }
+                return url.port.map { "\(host):\($0)" } ?? host
+            } ?? ""
             if originHost != host {
                 return "the form was sent from another site (\(origin)); answer from this console's own pages"
             }

@@ -106,7 +106,7 @@ final class DevConsole: Sendable {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on ") }),
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("interlude console: listening on ") }),
                 let url = line.split(separator: " ").first(where: { $0.hasPrefix("http://") })
             {
                 return DevConsole(child: child, url: String(url))

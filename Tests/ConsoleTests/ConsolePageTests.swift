@@ -42,9 +42,9 @@ struct ConsolePageTests {
 
     @Test("state values are rebuilt from full blobs and append deltas; internal channels are left out")
     func stateValues() throws {
-        let v1 = CheckpointID(), v2 = CheckpointID(), v3 = CheckpointID()
+        let v1 = CheckpointID(high: 1, low: 1), v2 = CheckpointID(high: 2, low: 2), v3 = CheckpointID(high: 3, low: 3)
         let checkpoint = Checkpoint(
-            id: CheckpointID(), parentID: nil, step: 1, source: .loop, createdAt: Date(), graph: GraphIdentity(name: "g", version: 1),
+            id: CheckpointID(high: 4, low: 4), parentID: nil, step: 1, source: .loop, createdAt: Date(), graph: GraphIdentity(name: "g", version: 1),
             channelVersions: ["log": v3, "draft": v1, "branch:to:x": v1, "__start__": v1], versionsSeen: [:])
         let blobs = [
             ChannelBlob(channel: "log", version: v2, encoding: .full, depth: 0, data: Data(#"["a"]"#.utf8)),

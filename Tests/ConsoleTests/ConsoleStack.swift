@@ -50,7 +50,7 @@ final class ConsoleStack: @unchecked Sendable {
         children.append(try ChildProcess(executable: executable, arguments: ["console"], environment: environment, output: consoleLog.path))
         consoleURL = try await waitUntil("the console listens (\(consoleLog.path))", seconds: 60) {
             let text = (try? String(contentsOf: consoleLog, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").first { $0.contains("listening on ") }?.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init)
+            return text.split(separator: "\n").first { $0.hasPrefix("interlude console: listening on ") }?.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init)
         }
     }
 

@@ -68,6 +68,12 @@ def follow(driver, expected):
     return text
 
 
+def identify(driver):
+    """The reverse proxy's part: every request of this tab carries the identity header."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {HEADER: ACTOR}})
+
+
 def open_thread(driver, thread):
     driver.get(BASE + "/")
     link = wait_for(driver, f"a link to {thread}", lambda d: d.find_element(By.LINK_TEXT, thread))
@@ -91,9 +97,7 @@ def main():
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     try:
-        # The reverse proxy's part: every request of the browser carries the identity header.
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {HEADER: ACTOR}})
+        identify(driver)
 
         driver.get(BASE + "/")
         wait_for(driver, "four pending questions", lambda d: len(d.find_elements(By.CSS_SELECTOR, ".pending-row")) >= 4)
@@ -115,6 +119,7 @@ def main():
         shot(driver, "thread")
         first = driver.current_window_handle
         driver.switch_to.new_window("tab")
+        identify(driver)
         driver.get(BASE + "/thread?id=review-ana")  # a second, soon stale, page of the same question
         stale = driver.current_window_handle
         driver.switch_to.window(first)
