@@ -30,7 +30,9 @@ extension Pages {
         }
         html += "<h2>Current state</h2><table id=\"state\"><tr><th>Field</th><th>Value</th></tr>"
         for name in view.values.keys.sorted() {
-            html += "<tr><td>\(HTML.escape(name))</td><td><pre>\(HTML.escape(HTML.pretty(view.values[name]!)))</pre></td></tr>"
+            // Strings as text (line breaks kept), everything else as indented JSON.
+            let value = view.values[name]!
+            html += "<tr><td>\(HTML.escape(name))</td><td><pre>\(HTML.escape(value.stringValue ?? HTML.pretty(value)))</pre></td></tr>"
         }
         html += "</table>"
         html += timeline(view)

@@ -43,7 +43,7 @@ def http_status(path, data=None, headers=None):
 
 def shot(driver, name):
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(720, min(height + 20, 4000)))
+    driver.set_window_size(1280, max(720, min(height + 160, 4000)))  # the window includes the browser's frame
     driver.save_screenshot(os.path.join(SHOTS, f"console-{name}.png"))
     driver.set_window_size(1280, 900)
 
