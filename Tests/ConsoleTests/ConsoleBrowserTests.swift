@@ -44,6 +44,17 @@ struct ConsoleBrowserTests {
             try await stack.checkpointer.pendingReviews(PendingReviewQuery()).count == 4 ? true : nil
         }
 
+        // The list query's filters, straight against PostgreSQL.
+        let store = stack.checkpointer
+        let hourAgo = Date().addingTimeInterval(-3600)
+        #expect(try await store.pendingReviews(PendingReviewQuery(raisedBefore: hourAgo)).isEmpty)
+        #expect(try await store.pendingReviews(PendingReviewQuery(raisedAfter: hourAgo)).count == 4)
+        #expect(try await store.pendingReviews(PendingReviewQuery(graph: "approval")).map(\.interrupt.threadID).sorted() == ["review-ana", "review-bo"])
+        let all = try await store.pendingReviews(PendingReviewQuery())
+        #expect(all.map(\.interrupt.createdAt) == all.map(\.interrupt.createdAt).sorted(), "not oldest first")
+        #expect(try await store.pendingReviews(PendingReviewQuery(limit: 1)).map(\.interrupt.id) == [all[0].interrupt.id])
+        #expect(try await store.pendingReviewGraphs() == ["approval", "edit-state", "tool-review"])
+
         let screenshots = ProcessInfo.processInfo.environment["INTERLUDE_CONSOLE_SCREENSHOTS"].flatMap { $0.isEmpty ? nil : $0 }
             ?? stack.logDirectory.appendingPathComponent("screenshots").path
         try FileManager.default.createDirectory(atPath: screenshots, withIntermediateDirectories: true)

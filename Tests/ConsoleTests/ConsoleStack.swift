@@ -48,9 +48,15 @@ final class ConsoleStack: @unchecked Sendable {
         let consoleLog = logDirectory.appendingPathComponent("console.log")
         children.append(try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: logDirectory.appendingPathComponent("worker.log").path))
         children.append(try ChildProcess(executable: executable, arguments: ["console"], environment: environment, output: consoleLog.path))
-        consoleURL = try await waitUntil("the console listens (\(consoleLog.path))", seconds: 60) {
-            let text = (try? String(contentsOf: consoleLog, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").first { $0.hasPrefix("interlude console: listening on ") }?.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init)
+        do {
+            consoleURL = try await waitUntil("the console listens (\(consoleLog.path))", seconds: 60) {
+                let text = (try? String(contentsOf: consoleLog, encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").first { $0.hasPrefix("interlude console: listening on ") }?.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init)
+            }
+        } catch {
+            // The test never gets a stack to shut down: stop the processes started so far here.
+            await shutdown()
+            throw error
         }
     }
 
