@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
         .systemLibrary(
@@ -52,10 +53,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "InterludeConsole",
+            dependencies: [
+                "Interlude", "InterludeWorker", "InterludePostgres", "InterludeKafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "interlude",
             dependencies: [
-                "Interlude", "InterludeExamples", "InterludeWorker", "InterludePostgres", "InterludeKafka",
+                "Interlude", "InterludeExamples", "InterludeWorker", "InterludePostgres", "InterludeKafka", "InterludeConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,6 +86,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "Interlude", "InterludeConsole", "InterludeWorker", "InterludePostgres", "InterludeKafka", "InterludeExamples",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["console_browser.py"]
         ),
         .testTarget(
             name: "ConformanceTests",

@@ -25,6 +25,12 @@ fi
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
 
+# The browser tests (Tests/ConsoleTests) drive Debian's headless Chromium through its
+# chromedriver with selenium, installed by the test into a throwaway Python venv.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
