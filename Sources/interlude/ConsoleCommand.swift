@@ -95,11 +95,14 @@ final class DevConsole: Sendable {
     }
 
     /// Starts the console and waits (at most 30 s) until it listens. The address is
-    /// INTERLUDE_CONSOLE_ADDRESS from the environment, else 127.0.0.1:8080.
+    /// INTERLUDE_CONSOLE_ADDRESS from the environment, else 127.0.0.1:8080 when that port is
+    /// free, else any free port of 127.0.0.1 (another `interlude dev` may hold 8080).
     static func start(settings: [String: String], logDirectory: URL) async throws -> DevConsole {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
-        if environment["INTERLUDE_CONSOLE_ADDRESS"]?.isEmpty ?? true { environment["INTERLUDE_CONSOLE_ADDRESS"] = "127.0.0.1:8080" }
+        if environment["INTERLUDE_CONSOLE_ADDRESS"]?.isEmpty ?? true {
+            environment["INTERLUDE_CONSOLE_ADDRESS"] = canBind(port: 8080) ? "127.0.0.1:8080" : "127.0.0.1:0"
+        }
         let log = logDirectory.appendingPathComponent("console.log")
         try? FileManager.default.removeItem(at: log)
         let child = try ChildProcess(executable: executable, arguments: ["console"], environment: environment, output: log.path)
@@ -117,6 +120,22 @@ final class DevConsole: Sendable {
         _ = await child.wait()
         let tail = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(10).joined(separator: "\n")
         throw DemoError("the review console did not start within 30 s (is \(environment["INTERLUDE_CONSOLE_ADDRESS"]!) in use? set INTERLUDE_CONSOLE_ADDRESS). Its log:\n\(tail)")
+    }
+
+    /// Whether a TCP socket can bind 127.0.0.1:`port` right now.
+    private static func canBind(port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     /// SIGTERM, then waits for it to leave.

@@ -92,14 +92,23 @@ struct DevCommand: AsyncParsableCommand {
 
         let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state)
         console.say("Started \(workers) worker processes (logs in .interlude/worker-N.log)")
+        var reviewConsole: DevConsole?
         do {
+            if autoApprove == nil {
+                let started = try await DevConsole.start(settings: settings, logDirectory: state)
+                DevShutdown.shared.track(worker: started.child.pid)
+                reviewConsole = started
+                console.say("Review console: \(started.url) (log in .interlude/console.log)")
+            }
             try await drive(settings: settings, topics: topics, console: console, logger: logger)
         } catch {
+            await reviewConsole?.stop()
             await fleet.stop()
             DevShutdown.shared.workersStopped()
             throw error
         }
         console.say("Stopping the workers...")
+        await reviewConsole?.stop()
         await fleet.stop()
         DevShutdown.shared.workersStopped()
         _ = cluster

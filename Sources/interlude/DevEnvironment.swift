@@ -127,7 +127,8 @@ final class DevShutdown: Sendable {
         }
     }
 
-    /// Remembers a worker to stop, and writes the pid file when one was named.
+    /// Remembers a child process (a worker or the review console) to stop, and writes the pid
+    /// file when one was named.
     func track(worker pid: pid_t) {
         let (file, pids) = started.withLock { started -> (URL?, [pid_t]) in
             started.workers.append(pid)
@@ -195,7 +196,7 @@ final class DevShutdown: Sendable {
     private static func isWorker(_ pid: pid_t) -> Bool {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.count >= 2 && arguments[0].hasSuffix("interlude") && arguments[1] == "worker"
+        return arguments.count >= 2 && arguments[0].hasSuffix("interlude") && ["worker", "console"].contains(arguments[1])
     }
 
     /// Waits up to `seconds` for `pid` to end, reaping it when it is our child. `true` when gone.
