@@ -53,12 +53,16 @@ enum DevEnvironment {
 /// Worker processes started from this executable (`interlude worker`), stopped with SIGTERM.
 final class WorkerFleet: Sendable {
     let children: [ChildProcess]
+    /// Each worker's HTTP port (`/metrics`, `/healthz`, `/readyz` on 127.0.0.1).
+    let httpPorts: [Int]
 
     init(count: Int, settings: [String: String], logDirectory: URL) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
+        let httpPorts = try (1...count).map { _ in try LocalPort.free() }
+        self.httpPorts = httpPorts
         children = try (1...count).map { i in
-            try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: logDirectory.appendingPathComponent("worker-\(i).log").path)
+            try ChildProcess(executable: executable, arguments: ["worker"], environment: environment.merging(["INTERLUDE_HTTP_ADDRESS": "127.0.0.1:\(httpPorts[i - 1])"]) { _, new in new }, output: logDirectory.appendingPathComponent("worker-\(i).log").path)
         }
     }
 
