@@ -40,6 +40,8 @@ public final class KafkaPartitionReader: Sendable {
             ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"), ("enable.partition.eof", "false"),
         ]
         client = try RDKafkaClient(kind: .consumer, properties: properties, context: RDKafkaCallbackContext(logger: logger))
+        // Errors and logs queued for the application come out of the reads' polls.
+        rd_kafka_poll_set_consumer(client.handle)
     }
 
     /// The watermarks of each partition.

@@ -48,5 +48,6 @@ public enum HTTPProbe {
 public struct ProbeError: Error, CustomStringConvertible {
     /// What went wrong.
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
 }

@@ -111,7 +111,11 @@ public struct WorkerDeployment: Sendable {
     /// Readiness asks PostgreSQL; a scrape samples the store gauges and the lag of the
     /// worker's partitions (high watermark minus the group's committed offset).
     private func probes(_ service: Worker, store: PostgresCheckpointer, logger: Logger) throws -> WorkerHTTPServer.Probes {
-        let offsets = try KafkaPartitionReader(configuration: worker.consumerConfiguration, logger: logger)
+        // The worker's group (its committed offsets) without its static member id: the reader
+        // never joins, and must not look like the member.
+        var readerConfiguration = worker.consumerConfiguration
+        readerConfiguration.groupInstanceID = nil
+        let offsets = try KafkaPartitionReader(configuration: readerConfiguration, logger: logger)
         let metrics = service.metrics
         return WorkerHTTPServer.Probes(
             worker: service,
