@@ -67,6 +67,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw DemoError("--from-time \(fromTime ?? "") is not an ISO 8601 time: give for example 2026-12-07T03:00:00Z")
             }
             start = try await reader.offsets(at: date, partitions)
+            start = try await Self.checkTimeLookup(start, date: date, marks: marks, reader: reader)
         }
         var last: [TopicPartition: Int64] = [:]
         for partition in partitions { last[partition] = min(toOffset ?? .max, marks[partition]!.high - 1) }
@@ -90,6 +91,28 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         Output.write(Output.table(["PARTITION", "FROM", "THROUGH", "MESSAGES"], rows.map { ["\($0.0.partition)", "\($0.1)", $0.2 < $0.1 ? "-" : "\($0.2)", "\($0.3)"] }))
         Output.write(dryRun ? "dry run: \(messages.count) messages of \(name) would be re-published" : "re-published \(messages.count) messages to \(name)")
+    }
+}
+
+extension ReplayCommand {
+    /// Brokers that cannot look offsets up by time (librdkafka's mock cluster, so `interlude
+    /// dev`) answer "no message at or after it" for every partition. Where the newest message
+    /// is at or after `date` that answer is wrong: such a partition is scanned from its oldest
+    /// message for the first one at or after `date`. (A real broker only says "none" when the
+    /// newest message is older, so it never gets the scan.)
+    static func checkTimeLookup(
+        _ start: [TopicPartition: Int64], date: Date, marks: [TopicPartition: KafkaWatermarks], reader: KafkaPartitionReader
+    ) async throws -> [TopicPartition: Int64] {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var start = start
+        for (partition, offset) in start {
+            guard let range = marks[partition], range.high > range.low, offset >= range.high else { continue }
+            let newest = try await reader.read(from: [partition: range.high - 1], through: [partition: range.high - 1])
+            guard let stamp = newest.first?.timestampMilliseconds, stamp >= milliseconds else { continue }
+            let all = try await reader.read(from: [partition: range.low], through: [partition: range.high - 1])
+            start[partition] = all.first { ($0.timestampMilliseconds ?? .max) >= milliseconds }?.offset ?? range.high
+        }
+        return start
     }
 }
 

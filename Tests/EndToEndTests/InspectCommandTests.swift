@@ -13,6 +13,7 @@ struct InspectCommandTests {
     @Test("threads, state and history show the stack; resume by id and by value wait for the outcome; replay applies nothing twice; retention sweeps; the worker serves health and metrics")
     func operatorCommands() async throws {
         try await withSystem(partitions: 2) { system in
+            let started = Date().addingTimeInterval(-1)
             let cli = CLI(system: system)
             let port = try await cli.startWorkerWithHTTP()
             let producer = try system.producer()
@@ -71,6 +72,10 @@ struct InspectCommandTests {
             }
             #expect(try await system.count(SQL.versionSum) == versions)
             #expect(try await system.count(SQL.ledger) == ledger)
+            let byTime = try await cli.json(["replay", "--topic", "runs", "--from-time", Timestamp.format(started), "--dry-run", "--json"])
+            #expect(byTime["messages"] == 2 && byTime["dry_run"] == true, "\(byTime)")
+            let later = try await cli.json(["replay", "--topic", "runs", "--from-time", Timestamp.format(Date().addingTimeInterval(3600)), "--dry-run", "--json"])
+            #expect(later["messages"] == 0, "\(later)")
             let metrics = try await HTTPProbe.get(port: port, "/metrics").body
             for series in [
                 #"interlude_commands_total{type="run",result="applied"} 2"#, #"interlude_commands_total{type="resume",result="applied"} 2"#,

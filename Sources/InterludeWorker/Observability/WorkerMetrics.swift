@@ -8,7 +8,8 @@ import Synchronization
 /// Prometheus registry of its own).
 ///
 /// - `interlude_commands_total{type,result}`: commands settled, by command type (`run`,
-///   `resume`, `update_state`, `cancel`, `unknown` for undecodable messages) and result
+///   `resume`, `update_state`, `cancel`; `unknown` for messages dead-lettered without a decoded
+///   command: undecodable ones, and commands a batch sent to the dead-letter topic) and result
 ///   (`applied`, `duplicate`, `rejected`, `parked`, `dead_lettered`).
 /// - `interlude_command_duration_seconds{type}`: histogram of the time from taking a batch to
 ///   settling each of its commands.
