@@ -21,16 +21,21 @@ struct InspectCommandTests {
             for (thread, recipient) in [("inspect-a", "a@example.com"), ("inspect-b", "b@example.com")] {
                 try await client.send(CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: "approval", input: ["recipient": .string(recipient), "subject": "s"], config: nil, ifBusy: .reject)))
             }
+            // A question with a deadline (15 minutes) that stays pending through the test.
+            try await client.send(CommandMessage(id: "run-inspect-timeout", threadID: "inspect-timeout", body: .run(graph: "timeout-default", input: ["plan": "reboot"], config: nil, ifBusy: .reject)))
             await producer.close()
-            try await system.waitUntil("both threads wait for review") { try await system.checkpointer.threads(status: .interrupted).count == 2 }
+            try await system.waitUntil("the three threads wait for an answer") { try await system.checkpointer.threads(status: .interrupted).count == 3 }
             #expect(try await HTTPProbe.get(port: port, "/readyz") == (200, "ready\n"))
 
             // threads
             let table = try await cli.run(["threads"])
             #expect(table.status == 0 && table.output.contains("THREAD") && table.output.contains("inspect-a") && table.output.contains("interrupted"), "\(table)")
             let threads = try await cli.json(["threads", "--json"]).arrayValue ?? []
-            #expect(threads.count == 2)
-            #expect(threads.allSatisfy { $0["status"] == "interrupted" && $0["pending_interrupts"] == 1 && $0["graph"] == "approval" }, "\(threads)")
+            #expect(threads.count == 3)
+            #expect(threads.allSatisfy { $0["status"] == "interrupted" && $0["pending_interrupts"] == 1 }, "\(threads)")
+            #expect(Set(threads.compactMap { $0["graph"]?.stringValue }) == ["approval", "timeout-default"])
+            let timeoutThreads = try await cli.json(["threads", "--graph", "timeout-default", "--json"]).arrayValue ?? []
+            #expect(timeoutThreads.map { $0["thread_id"] } == ["inspect-timeout"])
             #expect(try await cli.json(["threads", "--status", "completed", "--json"]) == [])
             let badStatus = try await cli.run(["threads", "--status", "done"])
             #expect(badStatus.status == 1 && badStatus.errors.contains("is not a thread status"), "\(badStatus)")
@@ -47,6 +52,10 @@ struct InspectCommandTests {
             let history = try await cli.json(["history", "inspect-a", "--json"]).arrayValue ?? []
             #expect(history.count >= 2)
             #expect(history.first?["checkpoint_id"] == state["checkpoint_id"])
+            let timeoutState = try await cli.json(["state", "inspect-timeout", "--json"])
+            let deadline = try #require(timeoutState["interrupts"]?.arrayValue?.first?["deadline"]?.stringValue, "\(timeoutState)")
+            #expect(Timestamp.parse(deadline).map { $0 > Date().addingTimeInterval(10 * 60) } == true, "\(deadline)")
+            #expect(try await cli.run(["state", "inspect-timeout"]).output.contains(deadline))
             let missing = try await cli.run(["state", "no-such-thread"])
             #expect(missing.status == 1 && missing.errors.contains("does not exist"), "\(missing)")
 
@@ -73,30 +82,31 @@ struct InspectCommandTests {
             #expect(try await system.count(SQL.versionSum) == versions)
             #expect(try await system.count(SQL.ledger) == ledger)
             let byTime = try await cli.json(["replay", "--topic", "runs", "--from-time", Timestamp.format(started), "--dry-run", "--json"])
-            #expect(byTime["messages"] == 2 && byTime["dry_run"] == true, "\(byTime)")
+            #expect(byTime["messages"] == 3 && byTime["dry_run"] == true, "\(byTime)")
             let later = try await cli.json(["replay", "--topic", "runs", "--from-time", Timestamp.format(Date().addingTimeInterval(3600)), "--dry-run", "--json"])
             #expect(later["messages"] == 0, "\(later)")
             let metrics = try await HTTPProbe.get(port: port, "/metrics").body
             for series in [
-                #"interlude_commands_total{type="run",result="applied"} 2"#, #"interlude_commands_total{type="resume",result="applied"} 2"#,
-                #"interlude_commands_total{type="resume",result="rejected"} 1"#, #"interlude_command_duration_seconds_count{type="run"} 2"#,
-                "interlude_outbox_pending ", "interlude_interrupts_pending 0.0", #"interlude_consumer_lag{topic="\#(system.topics.runs)",partition=""#,
+                #"interlude_commands_total{type="run",result="applied"} 3"#, #"interlude_commands_total{type="resume",result="applied"} 2"#,
+                #"interlude_commands_total{type="resume",result="rejected"} 1"#, #"interlude_command_duration_seconds_count{type="run"} 3"#,
+                "interlude_outbox_pending ", "interlude_interrupts_pending 1.0", #"interlude_consumer_lag{topic="\#(system.topics.runs)",partition=""#,
             ] {
                 #expect(metrics.contains(series), "missing \(series) in:\n\(metrics)")
             }
 
-            // retention: everything is finished and published
+            // retention: the two finished threads go, the one still waiting stays
             try await system.waitUntil("every outbox message is published") { try await system.checkpointer.gauges().outboxPending == 0 }
             let outbox = try await system.count(SQL.outbox)
             let dryRun = try await cli.json(["retention", "--older-than", "0s", "--dry-run", "--json"])
             #expect(dryRun["threads"] == 2 && dryRun["ledger"] == .number(Double(ledger)) && dryRun["outbox"] == .number(Double(outbox)), "\(dryRun)")
-            #expect(try await system.count(SQL.threads) == 2)
+            #expect(try await system.count(SQL.threads) == 3)
             let swept = try await cli.json(["retention", "--older-than", "0s", "--json"])
             #expect(swept["threads"] == 2 && swept["ledger"] == .number(Double(ledger)) && swept["outbox"] == .number(Double(outbox)), "\(swept)")
-            #expect(try await cli.json(["threads", "--json"]) == [])
+            let left = try await cli.json(["threads", "--json"]).arrayValue ?? []
+            #expect(left.map { $0["thread_id"] } == ["inspect-timeout"], "\(left)")
             #expect(try await system.count(SQL.ledger) == 0)
             #expect(try await system.count(SQL.outbox) == 0)
-            #expect(try await system.count(SQL.checkpoints) == 0)
+            #expect(try await cli.json(["state", "inspect-timeout", "--json"])["status"] == "interrupted")
             let statuses = await system.stopWorkers()
             #expect(statuses == [0], "\(system.workerLogs())")
         }
