@@ -26,8 +26,11 @@ struct ResumeCommand: AsyncParsableCommand {
     @Option(name: .customLong("answer"), help: ArgumentHelp("An answer by interrupt id, as ID=JSON (repeat for several).", valueName: "id=json"))
     var answers: [String] = []
 
-    @Option(help: "Command id (idempotency key). Default: a new one.")
+    @Option(help: "Command id (idempotency key). Default: a new one, prefixed with --actor.")
     var id: String?
+
+    @Option(help: "Who answers. The resume contract has no actor field: it becomes the prefix of the command id (ACTOR/uuid), which the interrupt keeps as resolved_by. Default: cli.")
+    var actor = "cli"
 
     @Option(help: "Seconds to wait for the outcome. Default: 30.")
     var timeout: Double = 30
@@ -39,6 +42,9 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ValidationError("give either --value JSON (the one pending interrupt) or --answer ID=JSON (by interrupt id), not both and not neither")
         }
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard !actor.isEmpty, actor.utf8.count <= 200, !actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ValidationError("--actor must be 1 to 200 bytes without control characters")
+        }
     }
 
     func run() async throws {
@@ -55,7 +61,7 @@ struct ResumeCommand: AsyncParsableCommand {
             }
             body = .resume(value: nil, values: values, checkpointID: nil)
         }
-        let command = CommandMessage(id: id ?? "cli-resume-\(UUID().uuidString.lowercased())", threadID: thread, body: body)
+        let command = CommandMessage(id: id ?? "\(actor)/\(UUID().uuidString.lowercased())", threadID: thread, body: body)
         let environment = try DeploymentEnvironment()
         let logger = makeLogger("interlude.resume")
         let topics = environment.topics

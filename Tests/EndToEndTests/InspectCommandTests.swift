@@ -62,8 +62,10 @@ struct InspectCommandTests {
             // resume by interrupt id, by value, and once too often
             let byID = try await cli.json(["resume", "inspect-a", "--answer", "\(interrupt)={\"approved\": true}", "--json"])
             #expect(byID["type"] == "completed" && byID["values"]?["outcome"] != nil, "\(byID)")
-            let byValue = try await cli.json(["resume", "inspect-b", "--value", "{\"approved\": true}", "--json"])
+            let byValue = try await cli.json(["resume", "inspect-b", "--value", "{\"approved\": true}", "--actor", "ana", "--json"])
             #expect(byValue["type"] == "completed", "\(byValue)")
+            let resolvedBy = try await system.checkpointer.interrupts(thread: "inspect-b").first?.resolvedBy
+            #expect(resolvedBy?.hasPrefix("ana/") == true, "\(resolvedBy ?? "nil")")
             let again = try await cli.run(["resume", "inspect-b", "--value", "true", "--json"])
             #expect(again.status == 2, "\(again)")
             #expect(try JSONValue(json: Data(again.output.utf8))["reason"] == "no_pending_interrupt", "\(again)")
