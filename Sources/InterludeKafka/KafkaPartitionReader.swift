@@ -45,15 +45,22 @@ public final class KafkaPartitionReader: Sendable {
     }
 
     /// The watermarks of each partition.
-    /// - Throws: ``KafkaError`` with code `metadata` naming the partition that failed.
+    /// - Parameter timeout: For all the partitions together.
+    /// - Throws: ``KafkaError`` with code `metadata` naming the partition that failed, or
+    ///   `timedOut`.
     public func watermarks(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [TopicPartition: KafkaWatermarks] {
         let client = self.client
         return try await RDKafkaClient.runBlocking(name: "interlude.kafka.watermarks") { () throws(KafkaError) in
             var result: [TopicPartition: KafkaWatermarks] = [:]
+            let deadline = ContinuousClock.now + timeout
             for partition in partitions {
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else {
+                    throw KafkaError(code: .timedOut, message: "reading the watermarks of \(partitions.count) partitions took longer than \(timeout)", isRetriable: true)
+                }
                 var low: Int64 = 0
                 var high: Int64 = 0
-                let error = rd_kafka_query_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high, timeout.milliseconds)
+                let error = rd_kafka_query_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high, max(1, left.milliseconds))
                 guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
                     throw KafkaError(code: .metadata, message: "reading the watermarks of \(partition)", rdError: error)
                 }
