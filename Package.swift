@@ -13,9 +13,11 @@ let package = Package(
         .executable(name: "interlude", targets: ["interlude"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
@@ -51,6 +53,9 @@ let package = Package(
                 "Interlude", "InterludePostgres", "InterludeKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .target(
@@ -78,7 +83,13 @@ let package = Package(
             dependencies: ["Interlude", "InterludeKafka", .product(name: "Logging", package: "swift-log")],
             path: "Tests/InterludeTestSupport"
         ),
-        .testTarget(name: "InterludeWorkerTests", dependencies: ["InterludeWorker", "InterludePostgres", "InterludeExamples", "InterludeTestSupport"]),
+        .testTarget(
+            name: "InterludeWorkerTests",
+            dependencies: [
+                "InterludeWorker", "InterludePostgres", "InterludeExamples", "InterludeTestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

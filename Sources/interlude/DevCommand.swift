@@ -92,6 +92,7 @@ struct DevCommand: AsyncParsableCommand {
 
         let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state)
         console.say("Started \(workers) worker processes (logs in .interlude/worker-N.log)")
+        for (i, port) in fleet.httpPorts.enumerated() { console.say("worker \(i + 1) metrics: http://127.0.0.1:\(port)/metrics") }
         var reviewConsole: DevConsole?
         do {
             if autoApprove == nil {

@@ -63,13 +63,20 @@ enum DevEnvironment {
 /// Worker processes started from this executable (`interlude worker`), stopped with SIGTERM.
 final class WorkerFleet: Sendable {
     let children: [ChildProcess]
+    /// Each worker's HTTP port (`/metrics`, `/healthz`, `/readyz` on 127.0.0.1).
+    let httpPorts: [Int]
 
     init(count: Int, settings: [String: String], logDirectory: URL) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
+        let httpPorts = try (1...count).map { _ in try LocalPort.free() }
+        self.httpPorts = httpPorts
         var started: [ChildProcess] = []
         for i in 1...count {
-            let child = try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: logDirectory.appendingPathComponent("worker-\(i).log").path)
+            let child = try ChildProcess(
+                executable: executable, arguments: ["worker"],
+                environment: environment.merging(["INTERLUDE_HTTP_ADDRESS": "127.0.0.1:\(httpPorts[i - 1])"]) { _, new in new },
+                output: logDirectory.appendingPathComponent("worker-\(i).log").path)
             // Registered at once, so a signal arriving while the others start stops this one too.
             DevShutdown.shared.track(worker: child.pid)
             started.append(child)

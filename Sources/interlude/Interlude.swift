@@ -33,6 +33,10 @@ struct InterludeCommand: AsyncParsableCommand {
         commandName: "interlude",
         abstract: "Run LangGraph-style agent graphs with human-in-the-loop pauses.",
         discussion: "Run 'interlude demo' to try the example graphs in this terminal.",
-        subcommands: [DemoCommand.self, ListCommand.self, WorkerCommand.self, DevCommand.self, ReviewCommand.self, MigrateCommand.self, TopicsCommand.self, ConsoleCommand.self]
+        subcommands: [
+            DemoCommand.self, ListCommand.self, WorkerCommand.self, DevCommand.self, ReviewCommand.self, MigrateCommand.self,
+            TopicsCommand.self, ConsoleCommand.self, ThreadsCommand.self, StateCommand.self, HistoryCommand.self,
+            ResumeCommand.self, ReplayCommand.self, RetentionCommand.self,
+        ]
     )
 }

@@ -23,6 +23,8 @@ public struct WorkerGraph: Sendable {
     let fail: @Sendable (String, String, RunConfig) async throws -> Void
     /// The same graph storing its threads in another checkpointer.
     let bound: @Sendable (any Checkpointer) -> WorkerGraph
+    /// `getState` (limit `nil`) or `stateHistory` through another checkpointer, as views.
+    let inspect: @Sendable (any Checkpointer, String, Int?) async throws -> [CheckpointView]
 
     /// Wraps a compiled graph.
     public init<State: GraphState>(_ graph: CompiledGraph<State>) {
@@ -39,6 +41,22 @@ public struct WorkerGraph: Sendable {
         expire = { thread, now, config in try await graph.expire(thread: thread, now: now, config: config).map(outcome) }
         fail = { thread, reason, config in try await graph.fail(thread: thread, reason: reason, config: config) }
         bound = { checkpointer in WorkerGraph(graph.withCheckpointer(checkpointer)) }
+        inspect = { checkpointer, thread, limit in
+            let graph = graph.withCheckpointer(checkpointer)
+            guard let limit else { return try await graph.getState(thread: thread).map { [try CheckpointView($0)] } ?? [] }
+            return try await graph.stateHistory(thread: thread, limit: limit).map(CheckpointView.init)
+        }
+    }
+
+    /// The thread's state at its head (`getState`), read from `store`; `nil` when the thread
+    /// has no checkpoint.
+    public func state(thread: String, in store: any Checkpointer) async throws -> CheckpointView? {
+        try await inspect(store, thread, nil).first
+    }
+
+    /// The thread's checkpoints, newest first (`stateHistory`), read from `store`.
+    public func history(thread: String, limit: Int, in store: any Checkpointer) async throws -> [CheckpointView] {
+        try await inspect(store, thread, limit)
     }
 }
 

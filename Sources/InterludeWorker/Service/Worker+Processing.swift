@@ -17,6 +17,7 @@ extension Worker {
     /// - Returns: `false` when the worker was cancelled before every message was settled
     ///   (their offsets must not be stored).
     func handle(_ messages: [KafkaMessage], producer: KafkaProducer, relay: OutboxRelay) async -> Bool {
+        let started = ContinuousClock.now
         let decoder = CommandDecoder(maxBytes: configuration.maxMessageBytes)
         var items: [CommandProcessor.BatchItem] = []
         var itemMessages: [KafkaMessage] = []
@@ -39,6 +40,7 @@ extension Worker {
                     letters.append((itemMessages[index], reason))
                 } else {
                     counters.withLock { $0.count(processed.result) }
+                    metrics.command(type: items[index].command.type, result: processed.result.metricLabel, duration: .now - started)
                     outbox += processed.outbox
                 }
             case .alone:
@@ -54,10 +56,10 @@ extension Worker {
         // Commands left to process on their own are of different threads: run them side by side.
         let settled = await withTaskGroup(of: Bool.self) { group in
             for (message, command) in alone {
-                group.addTask { await self.handleAlone(message, command, producer: producer, relay: relay) }
+                group.addTask { await self.handleAlone(message, command, producer: producer, relay: relay, started: started) }
             }
             for (message, reason) in letters {
-                group.addTask { await self.deadLetterUntilDone(message, reason: reason, command: nil, producer: producer, relay: relay) }
+                group.addTask { await self.deadLetterUntilDone(message, reason: reason, command: nil, producer: producer, relay: relay, started: started) }
             }
             var all = true
             for await done in group { all = all && done }
@@ -72,16 +74,17 @@ extension Worker {
     /// is tried ``Configuration/poisonAttempts`` times, then dead-lettered so the partition
     /// moves on.
     /// - Returns: `false` when cancelled first.
-    func handleAlone(_ message: KafkaMessage, _ command: CommandMessage, producer: KafkaProducer, relay: OutboxRelay) async -> Bool {
+    func handleAlone(_ message: KafkaMessage, _ command: CommandMessage, producer: KafkaProducer, relay: OutboxRelay, started: ContinuousClock.Instant = .now) async -> Bool {
         var delay: Duration = .milliseconds(50)
         var permanentFailures = 0
         while !Task.isCancelled {
             do {
                 let processed = try await processor.processCollecting(command, topic: message.topic)
                 if case .deadLetter(let reason) = processed.result {
-                    return await deadLetterUntilDone(message, reason: reason, command: command, producer: producer, relay: relay)
+                    return await deadLetterUntilDone(message, reason: reason, command: command, producer: producer, relay: relay, started: started)
                 }
                 counters.withLock { $0.count(processed.result) }
+                metrics.command(type: command.type, result: processed.result.metricLabel, duration: .now - started)
                 configuration.processing.hooks.reached(.afterCommit)
                 relay.enqueue(processed.outbox)
                 markHealthy()
@@ -96,7 +99,7 @@ extension Worker {
                     permanentFailures += 1
                     logger.warning("command failed (\(permanentFailures) of \(configuration.poisonAttempts))", metadata: metadata(message, command, ["error": "\(detail)"]))
                     if permanentFailures >= configuration.poisonAttempts {
-                        return await deadLetterUntilDone(message, reason: DeadLetterReason(code, detail), command: command, producer: producer, relay: relay)
+                        return await deadLetterUntilDone(message, reason: DeadLetterReason(code, detail), command: command, producer: producer, relay: relay, started: started)
                     }
                 }
             }
@@ -110,7 +113,7 @@ extension Worker {
     /// for a decoded command, also gives the command up in the store (see
     /// ``CommandProcessor/abandon(_:reason:)``).
     /// - Returns: `false` when cancelled first.
-    func deadLetterUntilDone(_ message: KafkaMessage, reason: DeadLetterReason, command: CommandMessage?, producer: KafkaProducer, relay: OutboxRelay) async -> Bool {
+    func deadLetterUntilDone(_ message: KafkaMessage, reason: DeadLetterReason, command: CommandMessage?, producer: KafkaProducer, relay: OutboxRelay, started: ContinuousClock.Instant = .now) async -> Bool {
         var delay: Duration = .milliseconds(50)
         while !Task.isCancelled {
             do {
@@ -119,6 +122,7 @@ extension Worker {
                 _ = try await producer.send(topic: configuration.topics.dlq, key: message.key, value: Array(letter.jsonData))
                 if let command { relay.enqueue(await processor.abandon(command, reason: reason)) }
                 counters.withLock { $0.deadLettered += 1 }
+                metrics.command(type: command?.type ?? "unknown", result: "dead_lettered", duration: .now - started)
                 logger.info("dead-lettered", metadata: metadata(message, command, ["interlude.reason": "\(reason.code)"]))
                 return true
             } catch {

@@ -25,9 +25,13 @@ public final class Worker: Service, Sendable {
     let processor: CommandProcessor
     let counters = Mutex<WorkerStats>(WorkerStats())
     let health = Mutex<WorkerHealth>(WorkerHealth())
+    /// The series it reports (commands, durations, partitions owned for lag).
+    public let metrics: WorkerMetrics
 
     /// Creates a worker that keeps every thread of `registry`'s graphs in `store`.
-    public init(configuration: Configuration, registry: GraphRegistry, store: any WorkerStore, logger: Logger) {
+    /// - Parameter metrics: Where it reports. Default: the process's bootstrapped metrics backend.
+    public init(configuration: Configuration, registry: GraphRegistry, store: any WorkerStore, logger: Logger, metrics: WorkerMetrics = WorkerMetrics()) {
+        self.metrics = metrics
         var configuration = configuration
         configuration.processing.topics = configuration.topics
         self.configuration = configuration
@@ -124,11 +128,13 @@ public final class Worker: Service, Sendable {
                     lanes.route(message)
                 case .partitionsAssigned(let partitions):
                     self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
+                    self.metrics.assigned(partitions)
                     for partition in lanes.assign(partitions) {
                         group.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
                     }
                 case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
                     self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
+                    self.metrics.revoked(partitions)
                 }
             }
             lanes.closeAll()

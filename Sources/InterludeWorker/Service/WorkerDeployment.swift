@@ -3,6 +3,7 @@ import Interlude
 import InterludeKafka
 import InterludePostgres
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// Everything a worker process needs, read once from `INTERLUDE_*` environment variables:
@@ -37,6 +38,9 @@ public struct WorkerDeployment: Sendable {
     public var createTopics: Bool
     /// `INTERLUDE_TOPIC_PARTITIONS`: partitions of topics the worker creates. Default: 12.
     public var topicPartitions: Int32
+    /// `INTERLUDE_HTTP_ADDRESS` (`host:port`; port 0 = any free port): serve `/healthz`,
+    /// `/readyz` and `/metrics` there. Default: none (no HTTP server).
+    public var http: WorkerHTTPServer.Configuration?
 
     /// Reads the settings.
     /// - Throws: ``WorkerError`` `.invalidConfiguration` naming the variable and what it expects.
@@ -61,6 +65,7 @@ public struct WorkerDeployment: Sendable {
         migrate = try env.bool("INTERLUDE_MIGRATE", true)
         createTopics = try env.bool("INTERLUDE_CREATE_TOPICS", true)
         topicPartitions = Int32(try env.int("INTERLUDE_TOPIC_PARTITIONS", 12))
+        http = try env.string("INTERLUDE_HTTP_ADDRESS").map { try WorkerHTTPServer.Configuration(address: $0) }
     }
 
     /// Runs a worker process for `graphs` until SIGTERM or SIGINT: opens the store, migrates
@@ -80,9 +85,52 @@ public struct WorkerDeployment: Sendable {
             _ = try await KafkaAdmin(configuration: admin, logger: logger)
                 .createTopics(worker.topics.all.map { KafkaTopicSpec(name: $0, partitions: topicPartitions) })
         }
-        let service = Worker(configuration: worker, registry: graphs, store: store, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let registry = PrometheusCollectorRegistry()
+        let metrics = WorkerMetrics(factory: Self.metricsFactory(registry))
+        let service = Worker(configuration: worker, registry: graphs, store: store, logger: logger, metrics: metrics)
+        var services: [any Service] = [service]
+        if let http {
+            // First in the group: services stop in reverse order, so the endpoints answer
+            // (not ready: draining) while the worker drains.
+            services.insert(WorkerHTTPServer(configuration: http, registry: registry, probes: try probes(service, store: store, logger: logger), logger: logger), at: 0)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// A Prometheus factory over `registry` with command-duration buckets from 1 ms to 30 s.
+    static func metricsFactory(_ registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[WorkerMetrics.Name.commandDuration] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        return factory
+    }
+
+    /// Readiness asks PostgreSQL; a scrape samples the store gauges and the lag of the
+    /// worker's partitions (high watermark minus the group's committed offset).
+    private func probes(_ service: Worker, store: PostgresCheckpointer, logger: Logger) throws -> WorkerHTTPServer.Probes {
+        // The worker's group (its committed offsets) without its static member id: the reader
+        // never joins, and must not look like the member.
+        var readerConfiguration = worker.consumerConfiguration
+        readerConfiguration.groupInstanceID = nil
+        let offsets = try KafkaPartitionReader(configuration: readerConfiguration, logger: logger)
+        let metrics = service.metrics
+        return WorkerHTTPServer.Probes(
+            worker: service,
+            checkStore: { try await store.ping() },
+            sample: {
+                let gauges = try await store.gauges()
+                metrics.store(outboxPending: gauges.outboxPending, interruptsPending: gauges.interruptsPending)
+                let owned = metrics.ownedPartitions
+                guard !owned.isEmpty else { return }
+                let marks = try await offsets.watermarks(owned, timeout: .seconds(2))
+                let committed = try await offsets.committed(owned, timeout: .seconds(2))
+                metrics.consumerLag(Dictionary(uniqueKeysWithValues: marks.map { partition, marks in
+                    (partition, max(0, marks.high - (committed[partition] ?? marks.low)))
+                }))
+            })
     }
 }
 
