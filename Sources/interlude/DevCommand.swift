@@ -53,7 +53,7 @@ struct DevCommand: AsyncParsableCommand {
         // From here on, Ctrl-C, SIGTERM and a closed terminal stop what this run started.
         DevShutdown.shared.install()
         let leftovers = DevShutdown.shared.adoptPidFile(state.appendingPathComponent("workers.pid"))
-        if leftovers > 0 { console.say("Stopped \(leftovers) worker process\(leftovers == 1 ? "" : "es") left running by an earlier run.") }
+        if leftovers > 0 { console.say("Stopped \(leftovers) process\(leftovers == 1 ? "" : "es") (workers, review console) left running by an earlier run.") }
 
         console.say("Starting PostgreSQL (.interlude/pg)...")
         let pgDirectory = state.appendingPathComponent("pg")

@@ -82,8 +82,8 @@ final class Sandbox: Sendable {
         return words.first == "running" ? words.last.flatMap { pid_t($0) } : nil
     }
 
-    /// The worker pids `interlude dev` recorded.
-    func workerPIDs() -> [pid_t] {
+    /// The pids `interlude dev` recorded for its children: the workers and the review console.
+    func childPIDs() -> [pid_t] {
         let text = (try? String(contentsOf: folder.appendingPathComponent(".interlude/workers.pid"), encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { pid_t($0) }
     }
