@@ -169,8 +169,15 @@ final class Tmux: Sendable {
         try await run(["send-keys", "-t", name, key])
     }
 
-    /// Ends the server and every pane (SIGHUP to what still runs in them).
+    /// Ends every pane's process and the server. The panes are killed first: tmux ends them
+    /// with SIGHUP, which a shell started with SIGHUP ignored (as under some CI runners and
+    /// `nohup`) cannot catch, and such a pane keeps the server alive.
     func kill() async {
+        let panes = (try? await run(["list-panes", "-a", "-F", "#{pane_pid}"])) ?? ""
+        for pid in panes.split(separator: "\n").compactMap({ pid_t($0.trimmingCharacters(in: .whitespaces)) }) {
+            Foundation.kill(-pid, SIGKILL)  // the pane's process group: its shell and what it started
+            Foundation.kill(pid, SIGKILL)
+        }
         _ = try? await ChildProcess.run("/usr/bin/tmux", ["-L", socket, "kill-server"])
     }
 }
