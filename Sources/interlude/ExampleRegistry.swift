@@ -15,6 +15,8 @@ enum ExampleRegistry {
         try registry.register(try ConditionalInterruptExample.makeGraph(checkpointer: checkpointer))
         try registry.register(try TimeoutDefaultExample.makeGraph(checkpointer: checkpointer))
         try registry.register(try SubgraphReviewExample.makeGraph(checkpointer: checkpointer))
+        // Not in ExampleCatalog: the graph of the fault tests (side effects counted in a file).
+        try registry.register(try FaultProbeExample.makeGraph(checkpointer: checkpointer))
         return registry
     }
 }

@@ -82,58 +82,14 @@ struct EndToEndTests {
             _ = await system.stopWorkers()
             let before = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
 
-            // A worker with a new group reads both topics from the start.
-            var registry = GraphRegistry()
-            try registry.register(try ApprovalExample.makeGraph(checkpointer: system.checkpointer))
-            var configuration = Worker.Configuration()
-            configuration.bootstrapServers = system.cluster.bootstrapServers
-            configuration.groupID = "replay-\(UUID().uuidString)"
-            configuration.topics = system.topics
-            configuration.sessionTimeout = .seconds(6)
-            let worker = Worker(configuration: configuration, registry: registry, store: system.checkpointer, logger: system.logger)
-            let group = ServiceGroup(configuration: .init(services: [worker], logger: system.logger))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                try await system.waitUntil("the replaying worker saw all 100 commands") { worker.stats.duplicates >= 100 }
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-            }
+            let stats = try await system.replayFromStart(expectedCommands: 100)
             // At least the 50 runs and 50 resumes: review events are delivered at least once,
             // and the driver answers every copy (with the same command id), so the resumes
             // topic may hold a few copies; each is a duplicate too.
-            #expect(worker.stats.duplicates >= 100)
-            #expect(worker.stats.processed == 0)
+            #expect(stats.duplicates >= 100)
+            #expect(stats.processed == 0)
             let after = (try await system.count(SQL.versionSum), try await system.count(SQL.outbox), try await system.count(SQL.ledger), try await system.count(SQL.checkpoints))
             #expect(after == before)
-        }
-    }
-
-    @Test("1,000 malformed messages go to the dead-letter topic while valid traffic completes")
-    func malformed() async throws {
-        try await withSystem { system in
-            try system.startWorkers(2)
-            let producer = try system.producer()
-            let garbage: [String] = [
-                "not json at all", "[1,2,3]", #"{"type":"run"}"#,
-                #"{"type":"run","schema_version":9,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"approval"}"#,
-                #"{"type":"launch","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#,
-                #"{"type":"run","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"nope"}"#,
-                #"{"type":"resume","schema_version":1,"id":"x","thread_id":"t","created_at":"2026-01-01T00:00:00Z","value":true}"#,
-            ]
-            let report = try await system.driver.run(count: 100, timeout: .seconds(240), threadPrefix: "valid", whileRunning: { _ in
-                let records = (0..<1000).map { i in
-                    KafkaProducerRecord(topic: system.topics.runs, key: Array("bad-\(i % 37)".utf8), value: Array(garbage[i % garbage.count].replacingOccurrences(of: #""id":"x""#, with: #""id":"x\#(i)""#).utf8))
-                }
-                for result in await producer.send(records) { _ = try result.get() }
-            })
-            #expect(report.runs == 100)
-            let dlq = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.dlq])
-            try await dlq.collect(until: { $0.count >= 1000 })
-            #expect(dlq.all.count == 1000)
-            let reasons = Set(dlq.all.compactMap { $0["reason"]?.stringValue })
-            #expect(reasons == ["undecodable", "invalid_envelope", "unsupported_schema_version", "unknown_type", "unknown_graph", "wrong_topic"])
-            await producer.close()
-            await dlq.consumer.close()
         }
     }
 

@@ -1,9 +1,11 @@
 import Foundation
 import Interlude
+import InterludeExamples
 import InterludeKafka
 import InterludePostgres
 import InterludeWorker
 import Logging
+import ServiceLifecycle
 import Testing
 
 extension Tag {
@@ -68,10 +70,10 @@ final class System: @unchecked Sendable {
         ]
     }
 
-    /// Starts `count` worker processes.
-    func startWorkers(_ count: Int) throws {
+    /// Starts `count` worker processes, with `extra` settings over the usual ones.
+    func startWorkers(_ count: Int, extra: [String: String] = [:]) throws {
         let executable = try Self.executable()
-        let environment = ProcessInfo.processInfo.environment.merging(settings()) { _, new in new }
+        let environment = ProcessInfo.processInfo.environment.merging(settings()) { _, new in new }.merging(extra) { _, new in new }
         for _ in 0..<count {
             let log = logDirectory.appendingPathComponent("worker-\(workers.count + 1).log").path
             workers.append(try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: log))
@@ -126,6 +128,28 @@ final class System: @unchecked Sendable {
             let text = (try? String(contentsOf: logDirectory.appendingPathComponent(name), encoding: .utf8)) ?? ""
             return "== \(name)\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
         }.joined(separator: "\n") ?? ""
+    }
+
+    /// Runs an in-process worker with a new group, which reads the runs and resumes topics from
+    /// offset 0, until it saw `expectedCommands` duplicates; returns its counters.
+    func replayFromStart(expectedCommands: Int, seconds: Double = 120) async throws -> WorkerStats {
+        var registry = GraphRegistry()
+        try registry.register(try ApprovalExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try FaultProbeExample.makeGraph(checkpointer: checkpointer))
+        var configuration = Worker.Configuration()
+        configuration.bootstrapServers = cluster.bootstrapServers
+        configuration.groupID = "replay-\(UUID().uuidString)"
+        configuration.topics = topics
+        configuration.sessionTimeout = .seconds(6)
+        let worker = Worker(configuration: configuration, registry: registry, store: checkpointer, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [worker], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await waitUntil("the replaying worker saw all \(expectedCommands) commands", seconds: seconds) { worker.stats.duplicates >= expectedCommands }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        return worker.stats
     }
 
     func shutdown() async {

@@ -1,0 +1,81 @@
+import Foundation
+import Interlude
+import InterludeExamples
+import InterludePostgres
+import InterludeTestSupport
+import InterludeWorker
+import Testing
+
+/// A rolling deploy's SIGTERM, and deadlines swept by several workers at once.
+@Suite("Shutdown and deadlines", .tags(.e2e), .serialized, .timeLimit(.minutes(10)))
+struct ShutdownAndDeadlineTests {
+    @Test("SIGTERM while a node sleeps 5 s: the node finishes and commits, the worker exits 0, and the command is not applied again")
+    func sigtermDuringSlowNode() async throws {
+        try await withSystem(partitions: 1) { system in
+            try system.startWorkers(1)
+            let traffic = ProbeTraffic(system: system, prefix: "slow", count: 1, edits: false, sleepMilliseconds: 5000)
+            let thread = traffic.threads[0]
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            try await client.send(traffic.run(thread))
+            await producer.close()
+            try await system.waitUntil("the slow node started") { traffic.runs(of: "work")[thread] == 1 }
+            system.workers[0].terminate()
+            let status = await system.workers[0].wait()
+            system.workers = []
+            #expect(status == 0, "a worker exits 0 after a graceful drain: \(system.workerLogs())")
+            // The node was not cancelled: its step was committed before the worker left.
+            let record = try await system.checkpointer.thread(thread)
+            #expect(record?.status == .interrupted, "the run reached its review before the worker exited: \(String(describing: record?.status))\n\(system.workerLogs())")
+            #expect(try await system.count(SQL.appliedLedger) == 1)
+
+            // The next worker gets the run command again (if its offset was not committed) and
+            // must not run the node again; the run then completes.
+            try system.startWorkers(1)
+            _ = try await traffic.drive(seconds: 120)
+            #expect(traffic.runs(of: "work")[thread] == 1, "the slow node ran once: \(traffic.effectLines())")
+            #expect(traffic.runs(of: "finish")[thread] == 1)
+            #expect(try await system.count(SQL.appliedLedger) == 2)
+            #expect(try await system.count(SQL.completedThreads) == 1)
+        }
+    }
+
+    @Test("three workers sweep 500 due deadlines: each fires exactly once (the continued step runs once) and every run continues with the default answer")
+    func deadlineSweep() async throws {
+        try await withSystem { system in
+            try system.startWorkers(3)
+            let count = 500
+            let traffic = ProbeTraffic(system: system, prefix: "due", count: count, edits: false, reviewTimeoutSeconds: 3600)
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            try await client.send(traffic.threads.map(traffic.run))
+            await producer.close()
+            try await system.waitUntil("500 interrupts with a deadline", seconds: 180) { try await system.count(SQL.pendingDeadlines) == Int64(count) }
+            // Every deadline becomes due at once, while three workers sweep.
+            _ = try await system.checkpointer.pool.query(SQL.makeDeadlinesDue)
+            try await system.waitUntil("every run continued past its deadline", seconds: 180) { try await system.count(SQL.completedThreads) == Int64(count) }
+            let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.events])
+            try await watcher.collect(until: { $0.filter { $0["type"] == "completed" }.count >= count }, seconds: 120)
+            await watcher.consumer.close()
+            #expect(try await system.count(SQL.expiredInterrupts) == Int64(count))
+            // One commit for the run and one for the expiry per thread.
+            #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
+            let completed = watcher.all.filter { $0["type"] == "completed" }
+            #expect(completed.allSatisfy { $0["values"]?["approved"] == false && $0["values"]?["outcome"] == "done" }, "the default answer applied")
+            #expect(Set(completed.compactMap { $0["id"]?.stringValue }).count == count, "one completed event per thread")
+            #expect(watcher.all.filter { $0["type"] == "failed" }.isEmpty)
+            // A deadline fired by two workers would run the continued step twice even though
+            // only one commit wins: `finish` ran exactly once per thread.
+            let finished = traffic.runs(of: "finish")
+            #expect(finished.count == count && finished.values.allSatisfy { $0 == 1 }, "finish ran more than once for \(finished.filter { $0.value != 1 }.count) threads")
+            let statuses = await system.stopWorkers()
+            #expect(statuses == [0, 0, 0])
+        }
+    }
+}
+
+extension SQL {
+    static let pendingDeadlines = PostgresStatement("e2e.pending_deadlines", sql: "SELECT count(*) FROM interrupts WHERE status = 'pending' AND deadline IS NOT NULL")
+    static let makeDeadlinesDue = PostgresStatement("e2e.make_due", sql: "UPDATE interrupts SET deadline = extract(epoch FROM now()) - 1 WHERE status = 'pending' AND deadline IS NOT NULL")
+    static let expiredInterrupts = PostgresStatement("e2e.expired", sql: "SELECT count(*) FROM interrupts WHERE status = 'expired'")
+}
