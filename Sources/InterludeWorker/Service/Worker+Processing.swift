@@ -163,14 +163,22 @@ extension Worker {
     /// Fires every passed deadline this worker can claim. Claims are leases in the store, so
     /// among many workers exactly one fires each deadline; a thread whose firing fails is
     /// retried after a backoff and parked after ``Configuration/deadlineAttempts`` tries,
-    /// without holding up the other threads.
+    /// without holding up the other threads. Claimed deadlines are fired only while the
+    /// lease has at least half its time left: on a machine too slow to fire a whole claim
+    /// within it, the rest is left for a later claim instead of being fired while another
+    /// worker may already hold it.
     /// - Returns: How many threads were fired.
     @discardableResult
     public func fireDeadlines(relay: OutboxRelay?, now: Date = Date()) async throws -> Int {
+        let claimed = ContinuousClock.now
         let due = try await store.claimDueInterrupts(at: now, leaseUntil: now.addingTimeInterval(configuration.deadlineLease.timeInterval), limit: 100)
         var fired = 0
         var seen = Set<String>()
         for interrupt in due where seen.insert(interrupt.threadID).inserted {
+            guard ContinuousClock.now - claimed < configuration.deadlineLease / 2 else {
+                logger.warning("leaving claimed deadlines to a later sweep: the lease is half over", metadata: ["interlude.count": "\(due.count - fired)"])
+                break
+            }
             do {
                 guard let rows = try await processor.fireDeadlines(thread: interrupt.threadID, now: now) else { continue }
                 counters.withLock { $0.expired += 1 }
