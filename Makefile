@@ -10,9 +10,11 @@ build: deps
 	$(SWIFT) build
 
 # Starts a throwaway PostgreSQL for the run (the Kafka tests start librdkafka's mock
-# cluster in process), runs every test, and stops the server again.
+# cluster in process), runs every test, and stops the server again. One test at a time: the
+# end-to-end suites each run worker processes, a mock cluster and PostgreSQL backends, and on
+# 2 cores several of them at once starve the consumer-group heartbeats they depend on.
 test: deps
-	scripts/with-test-postgres.sh $(SWIFT) test --disable-xctest
+	scripts/with-test-postgres.sh $(SWIFT) test --disable-xctest --no-parallel
 
 # The main job on the embedded default: a throwaway PostgreSQL, librdkafka's mock Kafka
 # cluster, two workers and the example approval graph, reviewed in this terminal. Ctrl-C (or
