@@ -1,10 +1,14 @@
 # Interlude: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps build test demo bench bench-e2e clean
+.PHONY: deps test-deps build test demo bench bench-e2e clean
 
 deps:
 	@scripts/install-deps.sh
+
+# What only the tests need on top: tmux, Python's venv, Chromium and chromedriver.
+test-deps:
+	@scripts/install-deps.sh --test
 
 build: deps
 	$(SWIFT) build
@@ -13,7 +17,7 @@ build: deps
 # cluster in process), runs every test, and stops the server again. One test at a time: the
 # end-to-end suites each run worker processes, a mock cluster and PostgreSQL backends, and on
 # 2 cores several of them at once starve the consumer-group heartbeats they depend on.
-test: deps
+test: test-deps
 	scripts/with-test-postgres.sh $(SWIFT) test --disable-xctest --no-parallel
 
 # The main job on the embedded default: a throwaway PostgreSQL, librdkafka's mock Kafka

@@ -3,8 +3,11 @@
 # librdkafka and libpq headers (for the CRdKafka and CLibPQ modules), pkg-config,
 # the PostgreSQL server binaries the tests and `interlude dev` start, and tmux (the terminal
 # tests run `interlude dev` and `interlude review` in a real pseudo-terminal).
+# With --test, also what only the tests need: tmux, Python's venv, Chromium and its driver.
 # Uses sudo when not run as root. Safe to run again: it does nothing when all is there.
 set -euo pipefail
+tests=false
+[ "${1:-}" = "--test" ] && tests=true
 
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
@@ -14,22 +17,23 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
   missing+=(librdkafka-dev libpq-dev)
 fi
-command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 bindir=""
 if command -v pg_config >/dev/null 2>&1; then bindir=$(pg_config --bindir); fi
 if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; then
   # Debian's pg_config (from libpq-dev) points at /usr/lib/postgresql/N/bin; any server there will do.
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
 fi
-# The Python client's interop test (Tests/EndToEndTests/PythonClientTests.swift) builds a virtualenv.
-command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
-if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
-
-# The browser tests (Tests/ConsoleTests) drive Debian's headless Chromium through its
-# chromedriver with selenium, installed by the test into a throwaway Python venv.
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if $tests; then
+  # The terminal tests run `interlude dev` and `interlude review` in tmux.
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  # The Python client's interop test and the browser tests build throwaway virtualenvs.
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+  # The browser tests (Tests/ConsoleTests) drive Debian's headless Chromium through its
+  # chromedriver with selenium, installed by the test into a throwaway Python venv.
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
