@@ -4,6 +4,7 @@ import InterludeExamples
 import InterludePostgres
 import InterludeTestSupport
 import InterludeWorker
+import Synchronization
 import Testing
 
 /// A rolling deploy's SIGTERM, and deadlines swept by several workers at once.
@@ -37,6 +38,47 @@ struct ShutdownAndDeadlineTests {
             #expect(traffic.runs(of: "finish")[thread] == 1)
             #expect(try await system.count(SQL.appliedLedger) == 2)
             #expect(try await system.count(SQL.completedThreads) == 1)
+        }
+    }
+
+    @Test("SIGTERM while four nodes sleep past a 1 s grace: the worker cancels them and exits 0, and the next worker completes every run exactly once")
+    func sigtermPastGrace() async throws {
+        try await withSystem(partitions: 4) { system in
+            try system.startWorkers(1, extra: ["INTERLUDE_SHUTDOWN_GRACE": "1"])
+            let count = 4
+            let traffic = ProbeTraffic(system: system, prefix: "past-grace", count: count, edits: false, sleepMilliseconds: 8000)
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            try await client.send(traffic.threads.map(traffic.run))
+            await producer.close()
+            try await system.waitUntil("a slow node started") { !traffic.runs(of: "work").isEmpty }
+            let worker = system.workers[0]
+            system.workers = []
+            worker.terminate()
+            // Bounded: a worker that never exits after its grace is the bug this test guards.
+            let exit = ExitStatus()
+            Task { exit.set(await worker.wait()) }
+            do {
+                try await system.waitUntil("the worker exited after its grace", seconds: 30) { exit.value != nil }
+            } catch {
+                worker.kill9()
+                Issue.record("the worker did not exit within 30 s of SIGTERM (grace 1 s): \(system.workerLogs())")
+                throw error
+            }
+            #expect(exit.value == 0, "a worker whose grace ran out still stops gracefully: \(system.workerLogs())")
+
+            // The cancelled steps were not committed; the next worker runs them and every run
+            // completes, each command applied once.
+            try system.startWorkers(1)
+            _ = try await traffic.drive(seconds: 180)
+            #expect(try await system.count(SQL.completedThreads) == Int64(count))
+            #expect(try await system.count(SQL.appliedLedger) == Int64(2 * count), "one run and one resume applied per thread")
+            let finished = traffic.runs(of: "finish")
+            #expect(finished.count == count && finished.values.allSatisfy { $0 == 1 }, "finish ran once per thread: \(traffic.effectLines())")
+            // The first worker cancelled its sleeping steps (they did not commit): they ran again.
+            #expect(traffic.runs(of: "work").values.contains(2), "a step cancelled past the grace ran again: \(traffic.effectLines())")
+            let statuses = await system.stopWorkers()
+            #expect(statuses == [0])
         }
     }
 
@@ -78,4 +120,11 @@ extension SQL {
     static let pendingDeadlines = PostgresStatement("e2e.pending_deadlines", sql: "SELECT count(*) FROM interrupts WHERE status = 'pending' AND deadline IS NOT NULL")
     static let makeDeadlinesDue = PostgresStatement("e2e.make_due", sql: "UPDATE interrupts SET deadline = extract(epoch FROM now()) - 1 WHERE status = 'pending' AND deadline IS NOT NULL")
     static let expiredInterrupts = PostgresStatement("e2e.expired", sql: "SELECT count(*) FROM interrupts WHERE status = 'expired'")
+}
+
+/// A child's exit status, set once by the task that waits for it.
+final class ExitStatus: Sendable {
+    private let status = Mutex<Int32?>(nil)
+    var value: Int32? { status.withLock { $0 } }
+    func set(_ value: Int32) { status.withLock { $0 = value } }
 }

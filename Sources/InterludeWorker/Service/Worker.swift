@@ -118,20 +118,29 @@ public final class Worker: Service, Sendable {
                 do { try await consumer.commit() } catch { self.logger.debug("offset commit before leaving", metadata: ["error": "\(error)"]) }
                 await consumer.close()
             }
-            for try await event in consumer.events {
-                switch event {
-                case .message(let message):
-                    lanes.route(message)
-                case .partitionsAssigned(let partitions):
-                    self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
-                    for partition in lanes.assign(partitions) {
-                        group.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
+            // The events loop runs in a child task, not in the group's body: when the grace runs
+            // out (the drain task throws), the group cancels its children only, and a body
+            // waiting for the next event would wait forever (the consumer is still open and
+            // may have nothing more to deliver). Cancelled, the loop's wait ends and the lanes
+            // it started are cancelled with it.
+            group.addTask {
+                try await withThrowingDiscardingTaskGroup { laneTasks in
+                    for try await event in consumer.events {
+                        switch event {
+                        case .message(let message):
+                            lanes.route(message)
+                        case .partitionsAssigned(let partitions):
+                            self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
+                            for partition in lanes.assign(partitions) {
+                                laneTasks.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
+                            }
+                        case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
+                            self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
+                        }
                     }
-                case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
-                    self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
+                    lanes.closeAll()
                 }
             }
-            lanes.closeAll()
         }
     }
 }
