@@ -82,6 +82,15 @@ struct ShutdownAndDeadlineTests {
         }
     }
 
+    @Test("the load driver's timeout fires when no event ever arrives (no worker runs)")
+    func loadDriverTimesOutWithoutEvents() async throws {
+        try await withSystem(partitions: 1) { system in
+            await #expect(throws: LoadTimeout.self) {
+                _ = try await system.driver.run(count: 1, timeout: .seconds(3), threadPrefix: "nobody")
+            }
+        }
+    }
+
     @Test("three workers sweep 500 due deadlines: each fires exactly once (the continued step runs once) and every run continues with the default answer")
     func deadlineSweep() async throws {
         try await withSystem { system in
