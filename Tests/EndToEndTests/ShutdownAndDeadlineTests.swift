@@ -82,6 +82,32 @@ struct ShutdownAndDeadlineTests {
         }
     }
 
+    @Test("SIGTERM while the worker's start-up waits (its migrations behind a lock held by the test): it exits 0, never having joined the group")
+    func sigtermDuringStartup() async throws {
+        try await withSystem(partitions: 1) { system in
+            let key = PostgresValue.int64(try PostgresMigrations(schema: system.schema).lockKey)
+            try await system.checkpointer.pool.withConnection { connection in
+                try await connection.query(SQL.advisoryLock, [key])
+                try system.startWorkers(1, extra: ["INTERLUDE_MIGRATE": "true"])
+                let worker = system.workers[0]
+                system.workers = []
+                try await system.waitUntil("the worker waits for the migrations lock") { try await system.count(SQL.advisoryWaiters) == 1 }
+                worker.terminate()
+                try await connection.query(SQL.advisoryUnlock, [key])
+                let exit = ExitStatus()
+                Task { exit.set(await worker.wait()) }
+                do {
+                    try await system.waitUntil("the worker exited after its start-up", seconds: 30) { exit.value != nil }
+                } catch {
+                    worker.kill9()
+                    throw error
+                }
+                #expect(exit.value == 0, "SIGTERM during start-up is a graceful stop: \(system.workerLogs())")
+                #expect(system.workerLogs().contains("stopped during start-up, before joining the group") && !system.workerLogs().contains("worker started"), "the worker stopped before joining its group: \(system.workerLogs())")
+            }
+        }
+    }
+
     @Test("the load driver's timeout fires when no event ever arrives (no worker runs)")
     func loadDriverTimesOutWithoutEvents() async throws {
         try await withSystem(partitions: 1) { system in
@@ -128,6 +154,9 @@ struct ShutdownAndDeadlineTests {
 extension SQL {
     static let pendingDeadlines = PostgresStatement("e2e.pending_deadlines", sql: "SELECT count(*) FROM interrupts WHERE status = 'pending' AND deadline IS NOT NULL")
     static let makeDeadlinesDue = PostgresStatement("e2e.make_due", sql: "UPDATE interrupts SET deadline = extract(epoch FROM now()) - 1 WHERE status = 'pending' AND deadline IS NOT NULL")
+    static let advisoryLock = PostgresStatement("e2e.advisory_lock", sql: "SELECT pg_advisory_lock($1)")
+    static let advisoryUnlock = PostgresStatement("e2e.advisory_unlock", sql: "SELECT pg_advisory_unlock($1)")
+    static let advisoryWaiters = PostgresStatement("e2e.advisory_waiters", sql: "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
     static let expiredInterrupts = PostgresStatement("e2e.expired", sql: "SELECT count(*) FROM interrupts WHERE status = 'expired'")
 }
 

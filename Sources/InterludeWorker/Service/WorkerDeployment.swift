@@ -65,24 +65,42 @@ public struct WorkerDeployment: Sendable {
 
     /// Runs a worker process for `graphs` until SIGTERM or SIGINT: opens the store, migrates
     /// (or checks the schema), creates missing topics, then serves with a graceful shutdown.
+    /// The start-up runs inside the service group, so a SIGTERM or SIGINT during it is a
+    /// graceful shutdown too: the start-up step under way finishes, the worker never joins its
+    /// group, and the process exits 0 (it was killed by the signal, 143, before).
     public func run(_ graphs: GraphRegistry, logger: Logger) async throws {
-        let store = try PostgresCheckpointer(configuration: database, logger: logger)
-        defer { store.close() }
-        if migrate {
-            let applied = try await store.migrate()
-            if !applied.isEmpty { logger.info("migrations applied", metadata: ["pg.versions": "\(applied)"]) }
-        } else {
-            try await store.verifySchema()
-        }
-        if createTopics {
-            var admin = KafkaAdmin.Configuration(bootstrapServers: worker.bootstrapServers)
-            admin.librdkafkaProperties = worker.kafkaProperties
-            _ = try await KafkaAdmin(configuration: admin, logger: logger)
-                .createTopics(worker.topics.all.map { KafkaTopicSpec(name: $0, partitions: topicPartitions) })
-        }
-        let service = Worker(configuration: worker, registry: graphs, store: store, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let process = WorkerProcess(deployment: self, graphs: graphs, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [process], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// Start-up, then the worker, as one service.
+    private struct WorkerProcess: Service {
+        let deployment: WorkerDeployment
+        let graphs: GraphRegistry
+        let logger: Logger
+
+        func run() async throws {
+            let store = try PostgresCheckpointer(configuration: deployment.database, logger: logger)
+            defer { store.close() }
+            if deployment.migrate {
+                let applied = try await store.migrate()
+                if !applied.isEmpty { logger.info("migrations applied", metadata: ["pg.versions": "\(applied)"]) }
+            } else {
+                try await store.verifySchema()
+            }
+            if deployment.createTopics {
+                var admin = KafkaAdmin.Configuration(bootstrapServers: deployment.worker.bootstrapServers)
+                admin.librdkafkaProperties = deployment.worker.kafkaProperties
+                _ = try await KafkaAdmin(configuration: admin, logger: logger)
+                    .createTopics(deployment.worker.topics.all.map { KafkaTopicSpec(name: $0, partitions: deployment.topicPartitions) })
+            }
+            guard !Task.isShuttingDownGracefully else {
+                logger.info("stopped during start-up, before joining the group")
+                return
+            }
+            try await Worker(configuration: deployment.worker, registry: graphs, store: store, logger: logger).run()
+        }
     }
 }
 
