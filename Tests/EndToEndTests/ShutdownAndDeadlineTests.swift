@@ -47,25 +47,14 @@ struct ShutdownAndDeadlineTests {
             try system.startWorkers(1, extra: ["INTERLUDE_SHUTDOWN_GRACE": "1"])
             let count = 4
             let traffic = ProbeTraffic(system: system, prefix: "past-grace", count: count, edits: false, sleepMilliseconds: 8000)
-            let producer = try system.producer()
-            let client = CommandClient(producer: producer, topics: system.topics)
-            try await client.send(traffic.threads.map(traffic.run))
-            await producer.close()
+            try await traffic.sendRuns()
             try await system.waitUntil("a slow node started") { !traffic.runs(of: "work").isEmpty }
             let worker = system.workers[0]
             system.workers = []
             worker.terminate()
             // Bounded: a worker that never exits after its grace is the bug this test guards.
-            let exit = ExitStatus()
-            Task { exit.set(await worker.wait()) }
-            do {
-                try await system.waitUntil("the worker exited after its grace", seconds: 30) { exit.value != nil }
-            } catch {
-                worker.kill9()
-                Issue.record("the worker did not exit within 30 s of SIGTERM (grace 1 s): \(system.workerLogs())")
-                throw error
-            }
-            #expect(exit.value == 0, "a worker whose grace ran out still stops gracefully: \(system.workerLogs())")
+            let status = try await system.exitStatus(of: worker, "the worker exited after its grace (1 s)")
+            #expect(status == 0, "a worker whose grace ran out still stops gracefully: \(system.workerLogs())")
 
             // The cancelled steps were not committed; the next worker runs them and every run
             // completes, each command applied once.
@@ -94,15 +83,8 @@ struct ShutdownAndDeadlineTests {
                 try await system.waitUntil("the worker waits for the migrations lock") { try await system.count(SQL.advisoryWaiters) == 1 }
                 worker.terminate()
                 try await connection.query(SQL.advisoryUnlock, [key])
-                let exit = ExitStatus()
-                Task { exit.set(await worker.wait()) }
-                do {
-                    try await system.waitUntil("the worker exited after its start-up", seconds: 30) { exit.value != nil }
-                } catch {
-                    worker.kill9()
-                    throw error
-                }
-                #expect(exit.value == 0, "SIGTERM during start-up is a graceful stop: \(system.workerLogs())")
+                let status = try await system.exitStatus(of: worker, "the worker exited after its start-up")
+                #expect(status == 0, "SIGTERM during start-up is a graceful stop: \(system.workerLogs())")
                 #expect(system.workerLogs().contains("stopped during start-up, before joining the group") && !system.workerLogs().contains("worker started"), "the worker stopped before joining its group: \(system.workerLogs())")
             }
         }
@@ -123,10 +105,7 @@ struct ShutdownAndDeadlineTests {
             try system.startWorkers(3)
             let count = 500
             let traffic = ProbeTraffic(system: system, prefix: "due", count: count, edits: false, reviewTimeoutSeconds: 3600)
-            let producer = try system.producer()
-            let client = CommandClient(producer: producer, topics: system.topics)
-            try await client.send(traffic.threads.map(traffic.run))
-            await producer.close()
+            try await traffic.sendRuns()
             try await system.waitUntil("500 interrupts with a deadline", seconds: 180) { try await system.count(SQL.pendingDeadlines) == Int64(count) }
             // Every deadline becomes due at once, while three workers sweep.
             _ = try await system.checkpointer.pool.query(SQL.makeDeadlinesDue)
@@ -160,8 +139,24 @@ extension SQL {
     static let expiredInterrupts = PostgresStatement("e2e.expired", sql: "SELECT count(*) FROM interrupts WHERE status = 'expired'")
 }
 
+extension System {
+    /// Waits at most `seconds` for `worker` to exit and returns its status; past that, kills it
+    /// (SIGKILL) and fails with `what` and the worker logs.
+    func exitStatus(of worker: ChildProcess, _ what: String, seconds: Double = 30) async throws -> Int32 {
+        let exit = ExitStatus()
+        Task { exit.set(await worker.wait()) }
+        do {
+            try await waitUntil(what, seconds: seconds) { exit.value != nil }
+        } catch {
+            worker.kill9()
+            throw SystemError("timed out waiting until \(what): \(workerLogs())")
+        }
+        return exit.value!
+    }
+}
+
 /// A child's exit status, set once by the task that waits for it.
-final class ExitStatus: Sendable {
+private final class ExitStatus: Sendable {
     private let status = Mutex<Int32?>(nil)
     var value: Int32? { status.withLock { $0 } }
     func set(_ value: Int32) { status.withLock { $0 = value } }
