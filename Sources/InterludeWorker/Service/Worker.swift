@@ -106,6 +106,7 @@ public final class Worker: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 await drain.wait()
+                try Task.checkCancellation()
                 let deadline = ContinuousClock.now + grace
                 while lanes.isBusy, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(10))
@@ -156,26 +157,46 @@ final class LanesBox: @unchecked Sendable {
 }
 
 /// A one-shot signal that the worker began draining.
-final class DrainSignal: Sendable {
-    private let state = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+package final class DrainSignal: Sendable {
+    private struct State {
+        var started = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
 
-    func start() {
+    private let state = Mutex(State())
+
+    /// Creates a signal not started yet.
+    package init() {}
+
+    /// Starts draining: every waiter returns.
+    package func start() {
         let waiters = state.withLock { state in
             state.started = true
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let started = state.withLock { state -> Bool in
-                if state.started { return true }
-                state.waiters.append(continuation)
-                return false
+    /// Returns once ``start()`` was called, or once the waiting task is cancelled (a worker
+    /// whose consumer failed cancels its drain task, which must then end).
+    package func wait() async {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.started || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if started { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }
