@@ -126,6 +126,8 @@ public final class Worker: Service, Sendable {
             // it started are cancelled with it.
             group.addTask {
                 try await withThrowingDiscardingTaskGroup { laneTasks in
+                    // Also when the events fail: lanes waiting for messages must end.
+                    defer { lanes.closeAll() }
                     for try await event in consumer.events {
                         switch event {
                         case .message(let message):
@@ -139,7 +141,6 @@ public final class Worker: Service, Sendable {
                             self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
                         }
                     }
-                    lanes.closeAll()
                 }
             }
         }
