@@ -1,7 +1,7 @@
 # Interlude: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps test-deps build test demo bench bench-e2e clean
+.PHONY: deps test-deps build test demo bench bench-e2e chaos clean
 
 deps:
 	@scripts/install-deps.sh
@@ -40,6 +40,12 @@ bench-e2e: deps
 	$(SWIFT) build -c release --product interlude
 	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 1 --partitions 8
 	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 2 --partitions 8
+
+# The fault tests at a larger scale than CI (kill -9, PostgreSQL restart, SIGSTOP past the
+# session timeout, broker down, rebalance storm, replay from offset 0); writes the table of
+# RELIABILITY.md. CHAOS_RUNS (default 2000) runs per fault; CHAOS_FILTER picks faults.
+chaos: deps
+	CHAOS_RUNS=$(CHAOS_RUNS) CHAOS_FILTER='$(CHAOS_FILTER)' scripts/chaos.sh
 
 clean:
 	scripts/pg-server.sh stop .interlude/pg 2>/dev/null || true

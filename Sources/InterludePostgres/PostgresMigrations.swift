@@ -143,7 +143,7 @@ public struct PostgresMigrations: Sendable {
     }
 
     /// A stable 64-bit key for the schema's advisory lock (FNV-1a; `hashValue` is seeded per process).
-    private var lockKey: Int64 { Int64(bitPattern: fnv1a("interlude.migrate.\(schema)")) }
+    package var lockKey: Int64 { Int64(bitPattern: fnv1a("interlude.migrate.\(schema)")) }
 
     private func checksum(_ sql: String) -> String { String(fnv1a(sql), radix: 16) }
 

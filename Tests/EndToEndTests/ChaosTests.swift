@@ -3,6 +3,7 @@ import Interlude
 import InterludeKafka
 import InterludePostgres
 import InterludeWorker
+import Synchronization
 import Testing
 
 /// The fault tests at a larger scale, run by `make chaos` (scripts/chaos.sh), which sets
@@ -14,19 +15,22 @@ struct ChaosTests {
 
     /// Runs `runs` approval threads through three workers while `fault` acts, then records the
     /// outcome; the checks are those of the CI tests.
-    func load(_ fault: String, filter: String, workers: Int = 3, _ inject: @escaping @Sendable (System) async throws -> Void) async throws {
+    /// `inject` returns after its faults, or is cancelled when the load completes first; it
+    /// counts each fault it injected, and the row says how many.
+    func load(_ fault: String, filter: String, workers: Int = 3, _ inject: @escaping @Sendable (System, FaultCount) async throws -> Void) async throws {
         try await withSystem(partitions: 6) { system in
             try system.startWorkers(workers)
+            let injected = FaultCount()
             var report: LoadDriver.Report?
             var failure: (any Error)?
             do {
                 report = try await system.driver.run(count: Self.runs, timeout: .seconds(900), threadPrefix: "chaos", rate: 100, whileRunning: { _ in
-                    try await inject(system)
+                    try await inject(system, injected)
                 })
             } catch {
                 failure = error
             }
-            let row = try await ChaosReport.row(system, fault: fault, started: Self.runs, rejected: report?.rejected ?? -1, filter: filter)
+            let row = try await ChaosReport.row(system, fault: "\(fault): \(injected.value) injected", started: Self.runs, rejected: report?.rejected ?? -1, filter: filter)
             ChaosReport.append(row)
             #expect(failure == nil, "\(String(describing: failure))\n\(system.workerLogs())")
             #expect(row.completed == Self.runs && row.appliedTwice == 0 && row.deadLettered == 0, "\(row)")
@@ -35,46 +39,52 @@ struct ChaosTests {
 
     @Test("kill -9 a random worker every few seconds")
     func killNine() async throws {
-        try await load("kill -9 a random worker every 4 s (replaced at once)", filter: "killNine") { system in
+        try await load("kill -9 a random worker every 4 s (replaced at once), at most 8 times", filter: "killNine") { system, injected in
             for _ in 0..<8 {
                 try await Task.sleep(for: .seconds(4))  // the fault's rhythm
                 let victim = system.workers.remove(at: Int.random(in: 0..<system.workers.count))
                 victim.kill9()
                 _ = await victim.wait()
                 try system.startWorkers(1)
+                injected.add()
             }
         }
     }
 
     @Test("PostgreSQL restarted mid-load")
     func postgresRestart() async throws {
-        try await load("PostgreSQL restarted twice (pg_ctl restart -m fast)", filter: "postgresRestart") { _ in
+        try await load("PostgreSQL restarted (pg_ctl restart -m fast) every 5 s, at most twice", filter: "postgresRestart") { _, injected in
             for _ in 0..<2 {
                 try await Task.sleep(for: .seconds(5))  // the fault's rhythm
                 try await ChaosReport.restartPostgres()
+                injected.add()
             }
         }
     }
 
     @Test("a worker stopped (SIGSTOP) past its session timeout, then continued")
     func sigstop() async throws {
-        try await load("SIGSTOP a worker for 15 s (session timeout 10 s), then SIGCONT", filter: "sigstop") { system in
+        try await load("SIGSTOP a worker for 15 s (session timeout 10 s), then SIGCONT", filter: "sigstop") { system, injected in
             try await Task.sleep(for: .seconds(4))  // the fault's rhythm
             let pid = system.workers[0].pid
             kill(pid, SIGSTOP)
+            // Continued whatever happens next (the load may complete while it is stopped).
+            defer { kill(pid, SIGCONT) }
+            injected.add()
             try await Task.sleep(for: .seconds(15))  // past the session timeout
-            kill(pid, SIGCONT)
         }
     }
 
-    @Test("the broker down for 3 s, three times")
+    @Test("the broker down for 3 s every 8 s, at most three times")
     func brokerDown() async throws {
-        try await load("the broker down for 3 s, three times", filter: "brokerDown") { system in
+        try await load("the broker down for 3 s every 8 s, at most three times", filter: "brokerDown") { system, injected in
             for _ in 0..<3 {
                 try await Task.sleep(for: .seconds(5))  // the fault's rhythm
                 try system.cluster.setBrokerDown(1)
+                injected.add()
+                // Up again whatever happens next.
+                defer { try? system.cluster.setBrokerUp(1) }
                 try await Task.sleep(for: .seconds(3))  // the length of the outage
-                try system.cluster.setBrokerUp(1)
             }
         }
     }
@@ -94,6 +104,13 @@ struct ChaosTests {
             #expect(stats.processed == 0 && after == before, "\(stats)")
         }
     }
+}
+
+/// How many faults a chaos test injected.
+final class FaultCount: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func add() { count.withLock { $0 += 1 } }
 }
 
 /// The table `make chaos` writes to RELIABILITY.md.

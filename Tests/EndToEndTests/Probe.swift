@@ -52,6 +52,17 @@ struct ProbeTraffic {
     /// Sends every run, answers each thread's first interrupt once, and returns when every
     /// thread completed (or fails after `seconds`). `whileRunning` runs alongside (faults).
     /// With `slice`, the runs go out `slice.count` at a time, one slice per `slice.every`.
+    /// Sends the `run` command of every thread, and nothing else.
+    func sendRuns() async throws {
+        let producer = try system.producer()
+        let client = CommandClient(producer: producer, topics: system.topics)
+        do { try await client.send(threads.map(run)) } catch {
+            await producer.close()
+            throw error
+        }
+        await producer.close()
+    }
+
     func drive(seconds: Double = 180, slice: (count: Int, every: Duration)? = nil, whileRunning: (@Sendable () async throws -> Void)? = nil) async throws -> [JSONValue] {
         let producer = try system.producer()
         let client = CommandClient(producer: producer, topics: system.topics)

@@ -41,7 +41,12 @@ struct RebalanceStormTests {
                 rejected: events.filter { $0["type"] == "rejected" }.count, filter: "RebalanceStormTests"))
             let history = changes.withLock { $0 }
             #expect(history.count >= 4, "the membership changed several times during the load: \(history)")
-            #expect(exits.withLock { $0 }.allSatisfy { $0 == 0 }, "every worker removed exits 0: \(exits.withLock { $0 })")
+            // 143 (ended by SIGTERM itself): a worker signalled in its first moments, before it
+            // installs its signal handlers, so before it joined the group and held any
+            // partition. The handlers are now installed before the store opens (a SIGTERM while
+            // it opens exits 0: `sigtermDuringStartup`); the window left is the process's own
+            // start (runtime, arguments, environment).
+            #expect(exits.withLock { $0 }.allSatisfy { $0 == 0 || $0 == 143 }, "every worker removed exits 0 (or 143 before it started): \(exits.withLock { $0 })")
             try await CrashPointTests.expectExactlyOnce(system, traffic, events)
             // Only graceful revokes: a step committed by one worker never ran on another, and
             // no step was cut short, so each ran exactly once.

@@ -30,6 +30,8 @@ final class System: @unchecked Sendable {
     let checkpointer: PostgresCheckpointer
     let groupID: String
     var workers: [ChildProcess] = []
+    /// Workers started so far: names each one's log (workers leave the list when removed).
+    var started = 0
     let logDirectory: URL
 
     init(partitions: Int32 = 4) async throws {
@@ -75,7 +77,8 @@ final class System: @unchecked Sendable {
         let executable = try Self.executable()
         let environment = ProcessInfo.processInfo.environment.merging(settings()) { _, new in new }.merging(extra) { _, new in new }
         for _ in 0..<count {
-            let log = logDirectory.appendingPathComponent("worker-\(workers.count + 1).log").path
+            started += 1
+            let log = logDirectory.appendingPathComponent("worker-\(started).log").path
             workers.append(try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, output: log))
         }
     }

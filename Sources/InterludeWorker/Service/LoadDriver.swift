@@ -80,84 +80,115 @@ public struct LoadDriver: Sendable {
         let threads = (0..<count).map { "\(threadPrefix)-\(batch)-\($0)" }
         let queue = CommandQueue()
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        var resumeSent: [String: ContinuousClock.Instant] = [:]
+        let deadline = ContinuousClock.now + timeout
+        let timedOut = LoadTimeout(count: count, timeout: timeout)
 
-        // Wait until the driver's consumer has partitions, so no event is missed, and until the
-        // producer knows the command topics' leaders, so the clock does not count that wait.
-        var events = consumer.events.makeAsyncIterator()
-        while let event = try await events.next() {
-            if case .partitionsAssigned = event { break }
-        }
-        try await client.warm()
-        let start = ContinuousClock.now
-        var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Sends queued resumes in batches: one delivery wait per batch, not per message.
-                for await _ in wakeups {
-                    try await client.send(queue.takeAll())
+        var start = ContinuousClock.now
+        var report: Report
+        do {
+            // Wait until the driver's consumer has partitions, so no event is missed, and until the
+            // producer knows the command topics' leaders, so the clock does not count that wait.
+            try await Self.within(deadline, or: timedOut) {
+                var events = consumer.events.makeAsyncIterator()
+                while let event = try await events.next() {
+                    if case .partitionsAssigned = event { break }
                 }
             }
-            group.addTask {
-                let commands = threads.map { thread in
-                    CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: graph, input: input(thread), config: nil, ifBusy: .reject))
-                }
-                if let rate, rate > 0 {
-                    let clock = ContinuousClock()
-                    let interval = Duration.seconds(1 / rate)
-                    var next = clock.now
-                    for command in commands {
-                        try await client.send(command)
-                        progress?.sent(1)
-                        next += interval
-                        try await clock.sleep(until: next)
+            try await client.warm()
+            start = ContinuousClock.now
+            // The events loop runs under the deadline: when it passes, the loop is cancelled even
+            // while it waits for an event that never comes.
+            report = try await Self.within(deadline, or: timedOut) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        // Sends queued resumes in batches: one delivery wait per batch, not per message.
+                        for await _ in wakeups {
+                            try await client.send(queue.takeAll())
+                        }
                     }
-                } else {
-                    try await client.send(commands)
-                    progress?.sent(commands.count)
-                }
-                try await whileRunning?(threads)
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw LoadTimeout(count: count, timeout: timeout)
-            }
-            var completed = Set<String>()
-            while completed.count < count, let event = try await events.next() {
-                guard case .message(let message) = event else { continue }
-                // Committed offsets let the driver continue where it was if the group
-                // coordinator drops it (a broker outage): starting over at "latest" would
-                // skip the events sent meanwhile.
-                try? consumer.storeOffset(of: message)
-                guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue else { continue }
-                report.events.append(json)
-                switch json["type"]?.stringValue {
-                case "interrupt":
-                    guard let id = json["interrupt_id"]?.stringValue else { continue }
-                    resumeSent[thread] = .now
-                    let resume = CommandMessage(id: "answer-\(id)", threadID: thread, body: .resume(value: nil, values: [id: answer(json)], checkpointID: nil))
-                    queue.append(resume)
-                    wake.yield()
-                case "completed":
-                    if completed.insert(thread).inserted, let sent = resumeSent[thread] {
-                        let elapsed = ContinuousClock.now - sent
-                        report.resumeToCompleted.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    group.addTask {
+                        let commands = threads.map { thread in
+                            CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: graph, input: input(thread), config: nil, ifBusy: .reject))
+                        }
+                        if let rate, rate > 0 {
+                            let clock = ContinuousClock()
+                            let interval = Duration.seconds(1 / rate)
+                            var next = clock.now
+                            for command in commands {
+                                try await client.send(command)
+                                progress?.sent(1)
+                                next += interval
+                                try await clock.sleep(until: next)
+                            }
+                        } else {
+                            try await client.send(commands)
+                            progress?.sent(commands.count)
+                        }
+                        try await whileRunning?(threads)
                     }
-                    report.runs = completed.count
-                    progress?.completed(count: completed.count)
-                case "rejected": report.rejected += 1
-                case "failed": report.failed += 1
-                default: break
+                    var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
+                    var resumeSent: [String: ContinuousClock.Instant] = [:]
+                    var completed = Set<String>()
+                    var events = consumer.events.makeAsyncIterator()
+                    while completed.count < count, let event = try await events.next() {
+                        guard case .message(let message) = event else { continue }
+                        // Committed offsets let the driver continue where it was if the group
+                        // coordinator drops it (a broker outage): starting over at "latest" would
+                        // skip the events sent meanwhile.
+                        try? consumer.storeOffset(of: message)
+                        guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue else { continue }
+                        report.events.append(json)
+                        switch json["type"]?.stringValue {
+                        case "interrupt":
+                            guard let id = json["interrupt_id"]?.stringValue else { continue }
+                            resumeSent[thread] = .now
+                            let resume = CommandMessage(id: "answer-\(id)", threadID: thread, body: .resume(value: nil, values: [id: answer(json)], checkpointID: nil))
+                            queue.append(resume)
+                            wake.yield()
+                        case "completed":
+                            if completed.insert(thread).inserted, let sent = resumeSent[thread] {
+                                let elapsed = ContinuousClock.now - sent
+                                report.resumeToCompleted.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                            }
+                            report.runs = completed.count
+                            progress?.completed(count: completed.count)
+                        case "rejected": report.rejected += 1
+                        case "failed": report.failed += 1
+                        default: break
+                        }
+                    }
+                    wake.finish()
+                    group.cancelAll()
+                    return report
                 }
             }
-            wake.finish()
-            group.cancelAll()
+        } catch {
+            // A timeout or a failure: leave the group and stop the producer all the same.
+            await consumer.close()
+            await producer.close()
+            throw error
         }
         let elapsed = ContinuousClock.now - start
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         await consumer.close()
         await producer.close()
         return report
+    }
+
+    /// Runs `body`, or throws `timeout` once `deadline` passed, cancelling `body` (a body
+    /// waiting for consumer events ends on cancellation).
+    private static func within<T: Sendable>(
+        _ deadline: ContinuousClock.Instant, or timeout: LoadTimeout, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                throw timeout
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
     }
 }
 

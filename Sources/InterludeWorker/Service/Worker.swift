@@ -110,6 +110,7 @@ public final class Worker: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 await drain.wait()
+                try Task.checkCancellation()
                 let deadline = ContinuousClock.now + grace
                 while lanes.isBusy, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(10))
@@ -122,22 +123,32 @@ public final class Worker: Service, Sendable {
                 do { try await consumer.commit() } catch { self.logger.debug("offset commit before leaving", metadata: ["error": "\(error)"]) }
                 await consumer.close()
             }
-            for try await event in consumer.events {
-                switch event {
-                case .message(let message):
-                    lanes.route(message)
-                case .partitionsAssigned(let partitions):
-                    self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
-                    self.metrics.assigned(partitions)
-                    for partition in lanes.assign(partitions) {
-                        group.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
+            // The events loop runs in a child task, not in the group's body: when the grace runs
+            // out (the drain task throws), the group cancels its children only, and a body
+            // waiting for the next event would wait forever (the consumer is still open and
+            // may have nothing more to deliver). Cancelled, the loop's wait ends and the lanes
+            // it started are cancelled with it.
+            group.addTask {
+                try await withThrowingDiscardingTaskGroup { laneTasks in
+                    // Also when the events fail: lanes waiting for messages must end.
+                    defer { lanes.closeAll() }
+                    for try await event in consumer.events {
+                        switch event {
+                        case .message(let message):
+                            lanes.route(message)
+                        case .partitionsAssigned(let partitions):
+                            self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
+                            self.metrics.assigned(partitions)
+                            for partition in lanes.assign(partitions) {
+                                laneTasks.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
+                            }
+                        case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
+                            self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
+                            self.metrics.revoked(partitions)
+                        }
                     }
-                case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
-                    self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
-                    self.metrics.revoked(partitions)
                 }
             }
-            lanes.closeAll()
         }
     }
 }
@@ -153,26 +164,46 @@ final class LanesBox: @unchecked Sendable {
 }
 
 /// A one-shot signal that the worker began draining.
-final class DrainSignal: Sendable {
-    private let state = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+package final class DrainSignal: Sendable {
+    private struct State {
+        var started = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
 
-    func start() {
+    private let state = Mutex(State())
+
+    /// Creates a signal not started yet.
+    package init() {}
+
+    /// Starts draining: every waiter returns.
+    package func start() {
         let waiters = state.withLock { state in
             state.started = true
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let started = state.withLock { state -> Bool in
-                if state.started { return true }
-                state.waiters.append(continuation)
-                return false
+    /// Returns once ``start()`` was called, or once the waiting task is cancelled (a worker
+    /// whose consumer failed cancels its drain task, which must then end).
+    package func wait() async {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.started || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if started { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }

@@ -70,32 +70,55 @@ public struct WorkerDeployment: Sendable {
 
     /// Runs a worker process for `graphs` until SIGTERM or SIGINT: opens the store, migrates
     /// (or checks the schema), creates missing topics, then serves with a graceful shutdown.
+    /// The start-up runs inside the service group, so a SIGTERM or SIGINT during it is a
+    /// graceful shutdown too: the start-up step under way finishes, the worker never joins its
+    /// group, and the process exits 0 (it was killed by the signal, 143, before).
     public func run(_ graphs: GraphRegistry, logger: Logger) async throws {
-        let store = try PostgresCheckpointer(configuration: database, logger: logger)
-        defer { store.close() }
-        if migrate {
-            let applied = try await store.migrate()
-            if !applied.isEmpty { logger.info("migrations applied", metadata: ["pg.versions": "\(applied)"]) }
-        } else {
-            try await store.verifySchema()
-        }
-        if createTopics {
-            var admin = KafkaAdmin.Configuration(bootstrapServers: worker.bootstrapServers)
-            admin.librdkafkaProperties = worker.kafkaProperties
-            _ = try await KafkaAdmin(configuration: admin, logger: logger)
-                .createTopics(worker.topics.all.map { KafkaTopicSpec(name: $0, partitions: topicPartitions) })
-        }
-        let registry = PrometheusCollectorRegistry()
-        let metrics = WorkerMetrics(factory: Self.metricsFactory(registry))
-        let service = Worker(configuration: worker, registry: graphs, store: store, logger: logger, metrics: metrics)
-        var services: [any Service] = [service]
-        if let http {
-            // First in the group: services stop in reverse order, so the endpoints answer
-            // (not ready: draining) while the worker drains.
-            services.insert(WorkerHTTPServer(configuration: http, registry: registry, probes: try probes(service, store: store, logger: logger), logger: logger), at: 0)
-        }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let process = WorkerProcess(deployment: self, graphs: graphs, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [process], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// Start-up, then the worker, as one service.
+    private struct WorkerProcess: Service {
+        let deployment: WorkerDeployment
+        let graphs: GraphRegistry
+        let logger: Logger
+
+        func run() async throws {
+            let store = try PostgresCheckpointer(configuration: deployment.database, logger: logger)
+            defer { store.close() }
+            if deployment.migrate {
+                let applied = try await store.migrate()
+                if !applied.isEmpty { logger.info("migrations applied", metadata: ["pg.versions": "\(applied)"]) }
+            } else {
+                try await store.verifySchema()
+            }
+            if deployment.createTopics {
+                var admin = KafkaAdmin.Configuration(bootstrapServers: deployment.worker.bootstrapServers)
+                admin.librdkafkaProperties = deployment.worker.kafkaProperties
+                _ = try await KafkaAdmin(configuration: admin, logger: logger)
+                    .createTopics(deployment.worker.topics.all.map { KafkaTopicSpec(name: $0, partitions: deployment.topicPartitions) })
+            }
+            guard !Task.isShuttingDownGracefully else {
+                logger.info("stopped during start-up, before joining the group")
+                return
+            }
+            let registry = PrometheusCollectorRegistry()
+            let metrics = WorkerMetrics(factory: WorkerDeployment.metricsFactory(registry))
+            let service = Worker(configuration: deployment.worker, registry: graphs, store: store, logger: logger, metrics: metrics)
+            guard let http = deployment.http else {
+                try await service.run()
+                return
+            }
+            let server = WorkerHTTPServer(configuration: http, registry: registry, probes: try deployment.probes(service, store: store, logger: logger), logger: logger)
+            // The endpoints run beside the worker; they stop on the same graceful shutdown.
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await server.run() }
+                try await service.run()
+                tasks.cancelAll()
+            }
+        }
     }
 
     /// A Prometheus factory over `registry` with command-duration buckets from 1 ms to 30 s.
@@ -110,7 +133,7 @@ public struct WorkerDeployment: Sendable {
 
     /// Readiness asks PostgreSQL; a scrape samples the store gauges and the lag of the
     /// worker's partitions (high watermark minus the group's committed offset).
-    private func probes(_ service: Worker, store: PostgresCheckpointer, logger: Logger) throws -> WorkerHTTPServer.Probes {
+    fileprivate func probes(_ service: Worker, store: PostgresCheckpointer, logger: Logger) throws -> WorkerHTTPServer.Probes {
         // The worker's group (its committed offsets) without its static member id: the reader
         // never joins, and must not look like the member.
         var readerConfiguration = worker.consumerConfiguration

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make chaos: the fault tests at a larger scale than CI, against real worker processes, the
+# mock Kafka cluster and a throwaway PostgreSQL, writing the table of RELIABILITY.md.
+#
+#   scripts/chaos.sh                      every fault, 2,000 runs each
+#   CHAOS_RUNS=500 scripts/chaos.sh       smaller
+#   CHAOS_FILTER=killNine scripts/chaos.sh   one fault (a Swift Testing filter)
+#
+# Each fault test (Tests/EndToEndTests/ChaosTests.swift, RebalanceStormTests.swift) appends
+# one row to the file named by INTERLUDE_CHAOS_REPORT; this script puts the rows into
+# RELIABILITY.md between its table markers. Takes about 15-25 minutes on 2 cores.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+runs=${CHAOS_RUNS:-2000}
+filter=${CHAOS_FILTER:-"ChaosTests|RebalanceStormTests"}
+report=$(mktemp "${TMPDIR:-/tmp}/interlude-chaos.XXXXXX")
+trap 'rm -f "$report"' EXIT
+
+swift build --build-tests
+started=$(date -u +%Y-%m-%dT%H:%MZ)
+status=0
+INTERLUDE_CHAOS_REPORT=$report INTERLUDE_CHAOS_RUNS=$runs INTERLUDE_STORM_RUNS=$runs \
+    "$here/with-test-postgres.sh" swift test --disable-xctest --skip-build --filter "$filter" || status=$?
+
+if [[ ! -s "$report" ]]; then
+    echo "chaos: no fault test reported a row (filter '$filter'); RELIABILITY.md is unchanged" >&2
+    exit $(( status == 0 ? 1 : status ))
+fi
+
+rows=$(cat "$report")
+note="Measured $started on $(nproc) cores, $runs runs per fault, commit $(git rev-parse --short HEAD); tests $( [[ $status -eq 0 ]] && echo passed || echo FAILED, status $status)."
+python3 - "$root/RELIABILITY.md" "$note" "$rows" <<'PY'
+import sys
+path, note, rows = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(path).read()
+begin, end = "<!-- chaos table begin -->", "<!-- chaos table end -->"
+head = "| fault | runs started | completed | lost | applied twice | dead-lettered | rejected | reproduce |\n|---|---|---|---|---|---|---|---|\n"
+a, b = text.index(begin) + len(begin), text.index(end)
+open(path, "w").write(text[:a] + "\n" + note + "\n\n" + head + rows.strip() + "\n" + text[b:])
+PY
+echo "chaos: RELIABILITY.md updated"
+cat "$report"
+exit $status
