@@ -17,8 +17,10 @@ struct RebalanceStormTests {
             let traffic = ProbeTraffic(system: system, prefix: "storm", count: Self.runs)
             let changes = Mutex<[String]>([])
             let exits = Mutex<[Int32]>([])
-            // Paced so the storm spans the whole load: 25 runs a second.
-            let events = try await traffic.drive(seconds: 600, slice: (25, .seconds(1)), whileRunning: {
+            // Paced so the storm spans the whole load: 10 runs a second, about 50 s of sending
+            // for at least four membership changes (at 25 a second a quiet machine finished
+            // the load after three).
+            let events = try await traffic.drive(seconds: 600, slice: (10, .seconds(1)), whileRunning: {
                 while true {
                     try await Task.sleep(for: .seconds(3))  // the storm's rhythm, not a wait for an outcome
                     if system.workers.count < 4, system.workers.count <= 1 || Bool.random() {

@@ -112,12 +112,10 @@ public struct WorkerDeployment: Sendable {
                 return
             }
             let server = WorkerHTTPServer(configuration: http, registry: registry, probes: try deployment.probes(service, store: store, logger: logger), logger: logger)
-            // The endpoints run beside the worker; they stop on the same graceful shutdown.
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await server.run() }
-                try await service.run()
-                tasks.cancelAll()
-            }
+            // A group inside this service takes the process's graceful shutdown and stops its
+            // services in reverse order: the endpoints keep answering (not ready: draining)
+            // while the worker drains.
+            try await ServiceGroup(configuration: .init(services: [server, service], logger: logger)).run()
         }
     }
 
