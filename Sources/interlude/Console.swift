@@ -9,7 +9,7 @@ import Glibc
 /// calls on the file descriptor under one lock, so output from several tasks never interleaves
 /// and never waits on C stdio.
 ///
-/// C stdio is not used for output on purpose: `fflush(nil)` locks every C stream, stdin
+/// C stdio is not used for output on purpose: flushing all C streams locks each of them, stdin
 /// included, and the thread blocked in `readLine` holds stdin's lock, so a flush waits until
 /// the user types a line (the review desk deadlocked that way: its questions never appeared).
 /// `write(2)` takes no stdio lock and is unbuffered, so piped output keeps its order too.
