@@ -42,7 +42,9 @@ struct RebalanceStormTests {
                 deadLettered: Int(try await system.count(SQL.deadLetteredLedger)),
                 rejected: events.filter { $0["type"] == "rejected" }.count, filter: "RebalanceStormTests"))
             let history = changes.withLock { $0 }
-            #expect(history.count >= 4, "the membership changed several times during the load: \(history)")
+            // A removal waits for the leaving worker's graceful exit (its revocation and drain),
+            // which took up to ~25 s on a quiet machine, so the number of changes varies.
+            #expect(history.count >= 2, "the membership changed during the load: \(history)")
             // 143 (ended by SIGTERM itself): a worker signalled in its first moments, before it
             // installs its signal handlers, so before it joined the group and held any
             // partition. The handlers are now installed before the store opens (a SIGTERM while
