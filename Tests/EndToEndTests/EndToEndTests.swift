@@ -108,4 +108,31 @@ struct EndToEndTests {
             #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
         }
     }
+
+    @Test("with the broker down past the session timeout the group forgets every member; they rejoin and every run completes once")
+    func brokerDownPastSessionTimeout() async throws {
+        try await withSystem { system in
+            try system.startWorkers(2)
+            let report: LoadDriver.Report
+            do {
+                report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "evicted", whileRunning: { _ in
+                    try await system.waitUntil("30 threads completed") { try await system.count(SQL.completedThreads) >= 30 }
+                    try system.cluster.setBrokerDown(1)
+                    // The length of the outage, not a wait for an outcome: past the workers' and
+                    // the driver's 10 s session timeout, so the coordinator expires every member.
+                    try await Task.sleep(for: .seconds(14))
+                    try system.cluster.setBrokerUp(1)
+                })
+            } catch {
+                // Where the runs stopped: in PostgreSQL, in the outbox, or in the driver's consumer.
+                let completed = try await system.count(SQL.completedThreads), unpublished = try await system.count(SQL.unpublished)
+                Issue.record("completed threads in PostgreSQL: \(completed) of 200, outbox rows unpublished: \(unpublished)\n\(system.workerLogs())")
+                throw error
+            }
+            #expect(report.runs == 200, "\(system.workerLogs())")
+            #expect(try await system.count(SQL.completedThreads) == 200)
+            #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
+            #expect(try await system.count(SQL.ledger) == 400)
+        }
+    }
 }

@@ -168,6 +168,7 @@ struct SystemError: Error, CustomStringConvertible {
 
 enum SQL {
     static let completedThreads = PostgresStatement("e2e.completed", sql: "SELECT count(*) FROM threads WHERE status = 'completed'")
+    static let unpublished = PostgresStatement("e2e.unpublished", sql: "SELECT count(*) FROM outbox WHERE published_at IS NULL")
     static let threads = PostgresStatement("e2e.threads", sql: "SELECT count(*) FROM threads")
     static let threadsNotAtVersionTwo = PostgresStatement("e2e.versions", sql: "SELECT count(*) FROM threads WHERE version <> 2")
     static let versionSum = PostgresStatement("e2e.version_sum", sql: "SELECT coalesce(sum(version), 0)::bigint FROM threads")

@@ -88,12 +88,14 @@ public struct LoadDriver: Sendable {
         do {
             // Wait until the driver's consumer has partitions, so no event is missed, and until the
             // producer knows the command topics' leaders, so the clock does not count that wait.
-            try await Self.within(deadline, or: timedOut) {
+            let assigned = try await Self.within(deadline, or: timedOut) { () async throws -> [TopicPartition] in
                 var events = consumer.events.makeAsyncIterator()
                 while let event = try await events.next() {
-                    if case .partitionsAssigned = event { break }
+                    if case .partitionsAssigned(let partitions) = event { return partitions }
                 }
+                return []
             }
+            try await Self.commitStart(of: assigned, consumer: consumer, configuration: consumerConfig, logger: logger)
             try await client.warm()
             start = ContinuousClock.now
             // The events loop runs under the deadline: when it passes, the loop is cancelled even
@@ -173,6 +175,20 @@ public struct LoadDriver: Sendable {
         await consumer.close()
         await producer.close()
         return report
+    }
+
+    /// Commits the driver's starting position (each partition's end) before any command is
+    /// sent. The driver's group resumes from committed offsets when the coordinator forgot its
+    /// member (a broker outage past the session timeout); a partition with no committed offset
+    /// would restart at "latest" and skip every event published while the driver rejoined, and
+    /// the runs those events belong to would never be answered.
+    private static func commitStart(of partitions: [TopicPartition], consumer: KafkaConsumer, configuration: KafkaConsumer.Configuration, logger: Logger) async throws {
+        let reader = try KafkaPartitionReader(configuration: configuration, logger: logger)
+        for (partition, marks) in try await reader.watermarks(partitions) {
+            // `storeOffset` takes the offset of the last message read; the commit is the next one.
+            try consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: marks.high - 1)
+        }
+        try await consumer.commit()
     }
 
     /// Runs `body`, or throws `timeout` once `deadline` passed, cancelling `body` (a body
