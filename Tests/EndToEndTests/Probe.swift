@@ -68,15 +68,20 @@ struct ProbeTraffic {
         let client = CommandClient(producer: producer, topics: system.topics)
         let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
         do {
-            if let slice {
-                for start in stride(from: 0, to: threads.count, by: slice.count) {
-                    if start > 0 { try await Task.sleep(for: slice.every) }  // the pace of the load, not a wait for an outcome
-                    try await client.send(threads[start..<min(start + slice.count, threads.count)].map(run))
+            let threads = self.threads
+            // The runs go out while answers and faults proceed: a fault during a paced load
+            // meets commands at every stage, not only the tail of the load.
+            let send: @Sendable () async throws -> Void = {
+                if let slice {
+                    for start in stride(from: 0, to: threads.count, by: slice.count) {
+                        if start > 0 { try await Task.sleep(for: slice.every) }  // the pace of the load, not a wait for an outcome
+                        try await client.send(threads[start..<min(start + slice.count, threads.count)].map(run))
+                    }
+                } else {
+                    try await client.send(threads.map(run))
                 }
-            } else {
-                try await client.send(threads.map(run))
             }
-            try await answerUntilCompleted(client, watcher, seconds: seconds, whileRunning: whileRunning)
+            try await answerUntilCompleted(client, watcher, seconds: seconds, send: send, whileRunning: whileRunning)
         } catch {
             await watcher.consumer.close()
             await producer.close()
@@ -87,10 +92,14 @@ struct ProbeTraffic {
         return watcher.all
     }
 
-    private func answerUntilCompleted(_ client: CommandClient, _ watcher: EventCollector, seconds: Double, whileRunning: (@Sendable () async throws -> Void)?) async throws {
+    private func answerUntilCompleted(
+        _ client: CommandClient, _ watcher: EventCollector, seconds: Double, send: @escaping @Sendable () async throws -> Void,
+        whileRunning: (@Sendable () async throws -> Void)?
+    ) async throws {
         let expected = Set(threads)
         let answered = AnsweredThreads()
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await send() }
             if let whileRunning { group.addTask { try await whileRunning() } }
             group.addTask {
                 // Answers are sent as interrupts arrive, in batches, from this task.

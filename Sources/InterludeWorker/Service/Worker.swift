@@ -137,6 +137,7 @@ public final class Worker: Service, Sendable {
                         case .message(let message):
                             lanes.route(message)
                         case .partitionsAssigned(let partitions):
+                            self.logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions)"])
                             self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
                             self.metrics.assigned(partitions)
                             for partition in lanes.assign(partitions) {

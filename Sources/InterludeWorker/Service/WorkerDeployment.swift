@@ -172,6 +172,7 @@ extension Worker.Configuration {
         processing.maxBatch = try env.int("INTERLUDE_BATCH_SIZE", processing.maxBatch)
         poisonAttempts = try env.int("INTERLUDE_POISON_ATTEMPTS", poisonAttempts)
         shutdownGrace = try env.duration("INTERLUDE_SHUTDOWN_GRACE", unit: .seconds(1), shutdownGrace)
+        revokeTimeout = try env.duration("INTERLUDE_REVOKE_TIMEOUT", unit: .seconds(1), revokeTimeout)
         stallTimeout = try env.duration("INTERLUDE_STALL_TIMEOUT", unit: .seconds(1), stallTimeout)
         partitionBuffer = try env.int("INTERLUDE_PARTITION_BUFFER", partitionBuffer)
         var properties: [String: String] = [:]
