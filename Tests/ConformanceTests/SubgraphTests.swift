@@ -338,6 +338,60 @@ extension SubgraphTests {
     }
 }
 
+extension SubgraphTests {
+    @Test("J9 a resume value given with nothing pending answers the subgraph's first question: at the parent's breakpoint before the subgraph, at the subgraph's own breakpoint; used once", arguments: Backend.allCases)
+    func j9(backend: Backend) async throws {
+        // At the parent's breakpoint before the subgraph node: the subgraph starts and its
+        // question takes the value, so the asking node runs once.
+        let counter = RunCounter()
+        let h = try await Self.nested(backend, counter, ask: askAndAppend("ask", "q", counter))
+        let thread = newThread()
+        let paused = try await h.app.invoke(ListState(), thread: thread, config: RunConfig(interruptBefore: ["child"]))
+        #expect(paused.next == ["child"] && paused.interrupts.isEmpty)
+        let done = try await h.app.resume(thread: thread, with: "A")
+        #expect(done.status == .completed)
+        #expect(done.values.v == ["p1", "c1", "ask:A", "c2", "p2"])
+        #expect(counter["ask"] == 1 && counter["c1"] == 1)
+
+        // Two questions: the value answers the first only; the second is asked.
+        let twice = RunCounter()
+        let two = try await Self.nested(backend, twice) { _ in
+            twice.hit("ask")
+            let first: String = try await interrupt("q1")
+            let second: String = try await interrupt("q2")
+            return .update(\.v, ["ask:\(first),\(second)"])
+        }
+        let other = newThread()
+        _ = try await two.app.invoke(ListState(), thread: other, config: RunConfig(interruptBefore: ["child"]))
+        let next = try await two.app.resume(thread: other, with: "A")
+        #expect(next.interrupts.map(\.value) == ["q2"], "the value answered q1 and was used once")
+        #expect(next.interrupts.first?.namespace?.hasPrefix("child:") == true)
+        let finished = try await two.app.resume(thread: other, with: "B")
+        #expect(finished.values.v == ["p1", "c1", "ask:A,B", "c2", "p2"])
+
+        // At the subgraph's own breakpoint before its asking node.
+        let inner = RunCounter()
+        var child = StateGraph<ListState>()
+        child.addNode("c1", appendName("c1", inner))
+        child.addNode("ask", askAndAppend("ask", "q", inner))
+        child.addEdge(START, "c1")
+        child.addEdge("c1", "ask")
+        let compiledChild = try child.compile(name: "child", interruptBefore: ["ask"])
+        let b = try await Harness<ListState>(backend) { graph in
+            graph.addSubgraph("child", compiledChild)
+            graph.addEdge(START, "child")
+        }
+        let third = newThread()
+        let atBreakpoint = try await b.app.invoke(ListState(), thread: third)
+        #expect(atBreakpoint.status == .interrupted && atBreakpoint.interrupts.isEmpty)
+        let answered = try await b.app.resume(thread: third, with: "C")
+        #expect(answered.status == .completed)
+        #expect(answered.values.v == ["c1", "ask:C"])
+        #expect(inner["ask"] == 1 && inner["c1"] == 1)
+        try await verifyIntegrity(b.checkpointer)
+    }
+}
+
 extension Array {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var result: [T] = []

@@ -44,6 +44,8 @@ extension Run {
             }
         }
 
+        if nullResume == nil { nullResume = inheritedResume }
+
         let tasks = try graph.plan(checkpoint, sends: stepSends)
         if tasks.isEmpty {
             if !changed.isEmpty {

@@ -108,19 +108,23 @@ extension SubgraphNode {
         let thread = Self.thread(parent: parentThread, namespace: namespace)
         let app = child.withCheckpointer(checkpointer)
         let record = try await checkpointer.thread(thread)
+        // A resume value the parent got with nothing pending: the child's first question takes it.
+        let inherited = context.nullResume.map { NullResume(inheriting: $0, by: context.taskID) }
         let result: RunResult<Child>
         switch record?.status {
         case .interrupted?, .ready?:
             // Paused or failed part-way: continue it, with the answers the parent received.
             let pending = try await app.getState(thread: thread)?.interrupts.map(\.id) ?? []
             let answers = context.subgraphAnswers.filter { pending.contains($0.key) }
-            result = answers.isEmpty ? try await app.invoke(thread: thread) : try await app.resume(thread: thread, answers: answers)
+            result = answers.isEmpty
+                ? try await app.run(.proceed, thread: thread, inheriting: inherited)
+                : try await app.resume(thread: thread, answers: answers)
         case .completed? where persistence == .perInvocation:
             // This invocation's child already finished (the parent re-runs the node): reuse it.
             guard let done = try await app.getState(thread: thread) else { throw GraphError(.storage, "subgraph thread '\(thread)' lost its checkpoint") }
             return try .update(output(state, done.values))
         default:
-            result = try await app.invoke(try input(state), thread: thread)
+            result = try await app.run(.state(try input(state)), thread: thread, inheriting: inherited)
         }
         if result.status == .interrupted {
             // No question: the child stopped at one of its static breakpoints. The parent
@@ -171,6 +175,14 @@ extension SubgraphNode where Child == State {
 }
 
 extension CompiledGraph {
+    /// Runs this graph as a subgraph: `inherited` is the parent's resume value given with
+    /// nothing pending, if any.
+    func run(_ input: RunInput<State>, thread: String, inheriting inherited: NullResume?) async throws -> RunResult<State> {
+        let run = Run(graph: self, threadID: thread, input: input, config: RunConfig(), mode: [])
+        run.inheritedResume = inherited
+        return try await run.finish()
+    }
+
     /// The thread id a subgraph's checkpoints are stored under: `<parent thread>::<namespace>`,
     /// the namespace as ``Interrupt/namespace`` and ``StateSnapshot/subgraphs`` give it. Read it
     /// with the subgraph's own `getState` or `stateHistory`.
