@@ -25,13 +25,20 @@ struct SubgraphTests {
         child.addEdge("c1", "ask")
         child.addEdge("ask", "c2")
         let compiledChild = try child.compile(name: "child")
-        return try await Harness<ListState>(backend) { graph in
+        return try await around(backend, counter, node: "child") { $0.addSubgraph("child", compiledChild) }
+    }
+
+    /// A parent START -> p1 -> `node` -> p2 over `ListState`, where `add` adds `node`.
+    static func around(
+        _ backend: Backend, _ counter: RunCounter, node: String, add: (inout StateGraph<ListState>) -> Void
+    ) async throws -> Harness<ListState> {
+        try await Harness<ListState>(backend) { graph in
             graph.addNode("p1", appendName("p1", counter))
-            graph.addSubgraph("child", compiledChild)
+            add(&graph)
             graph.addNode("p2", appendName("p2", counter))
             graph.addEdge(START, "p1")
-            graph.addEdge("p1", "child")
-            graph.addEdge("child", "p2")
+            graph.addEdge("p1", node)
+            graph.addEdge(node, "p2")
         }
     }
 
@@ -39,17 +46,7 @@ struct SubgraphTests {
     func j1(backend: Backend) async throws {
         let counter = RunCounter()
         let h = try await Self.nested(backend, counter, ask: askAndAppend("ask", "q", counter))
-        let thread = newThread()
-        let paused = try await h.app.invoke(ListState(), thread: thread)
-        #expect(paused.status == .interrupted)
-        let question = try #require(paused.interrupts.first)
-        #expect(question.value == "q")
-        let namespace = try #require(question.namespace)
-        #expect(namespace.hasPrefix("child:"))
-
-        let state = try #require(try await h.app.getState(thread: thread, subgraphs: true))
-        #expect(state.next == ["child"])
-        #expect(state.interrupts.map(\.id) == [question.id])
+        let (thread, paused, question, namespace, state) = try await Self.pauseAtSubgraph(h, node: "child", asking: "q")
         let inner = try #require(state.subgraphs[namespace])
         #expect(inner.interrupts.map(\.id) == [question.id], "the parent shows the child's interrupt under the same id")
         #expect(inner.values.v == ["p1", "c1"])
@@ -59,33 +56,63 @@ struct SubgraphTests {
         #expect(done.status == .completed)
         #expect(done.values.v == ["p1", "c1", "ask:A", "c2", "p2"])
         #expect(counter["p1"] == 1 && counter["c1"] == 1 && counter["ask"] == 2 && counter["c2"] == 1 && counter["p2"] == 1)
+        try await Self.byIDAndReplay(h, thread: thread, paused: paused, question: question, done: done, replayed: ["p1", "c1", "ask:B", "c2", "p2"])
+        #expect(counter["p1"] == 2, "p1 ran once per thread; the replay did not re-run it")
+    }
 
-        // By id, on another thread: the same result.
+    /// Invokes `h` on a new thread and checks the pause at the subgraph node `node`: one
+    /// question `value` whose namespace is `node:<task id>`, shown by `getState` as the
+    /// parent's pending interrupt, with the subgraph states loaded.
+    static func pauseAtSubgraph(
+        _ h: Harness<ListState>, node: String, asking value: JSONValue
+    ) async throws -> (thread: String, paused: RunResult<ListState>, question: Interrupt, namespace: String, state: StateSnapshot<ListState>) {
+        let thread = newThread()
+        let paused = try await h.app.invoke(ListState(), thread: thread)
+        #expect(paused.status == .interrupted)
+        let question = try #require(paused.interrupts.first)
+        #expect(question.value == value)
+        let namespace = try #require(question.namespace)
+        #expect(namespace.hasPrefix("\(node):"))
+        let state = try #require(try await h.app.getState(thread: thread, subgraphs: true))
+        #expect(state.next == [node])
+        #expect(state.interrupts.map(\.id) == [question.id])
+        return (thread, paused, question, namespace, state)
+    }
+
+    /// After `thread` finished as `done` with the answer "A": answering by id on another thread
+    /// gives the same result, and replaying `paused` asks the question again under a new id
+    /// (the subgraph runs in a new invocation); answering "B" then gives `replayed`.
+    static func byIDAndReplay(
+        _ h: Harness<ListState>, thread: String, paused: RunResult<ListState>, question: Interrupt, done: RunResult<ListState>, replayed: [String]
+    ) async throws {
         let other = newThread()
         let second = try await h.app.invoke(ListState(), thread: other)
         let byID = try await h.app.resume(thread: other, answers: [try #require(second.interrupts.first?.id): "A"])
         #expect(byID.values == done.values)
 
-        // Replay from the pause: the subgraph runs in a new invocation and asks again.
         let replay = try await h.app.invoke(thread: thread, config: RunConfig(checkpointID: paused.checkpointID))
         #expect(replay.status == .interrupted)
-        #expect(replay.interrupts.map(\.value) == ["q"])
+        #expect(replay.interrupts.map(\.value) == [question.value])
         #expect(replay.interrupts.first?.id != question.id)
         let again = try await h.app.resume(thread: thread, with: "B")
-        #expect(again.values.v == ["p1", "c1", "ask:B", "c2", "p2"])
-        #expect(counter["p1"] == 2, "p1 ran once per thread; the replay did not re-run it")
+        #expect(again.values.v == replayed)
         try await verifyIntegrity(h.checkpointer)
     }
 
-    @Test("J2 a subgraph asking two questions in turn is resumed by two plain resumes", arguments: Backend.allCases)
-    func j2(backend: Backend) async throws {
-        let counter = RunCounter()
-        let h = try await Self.nested(backend, counter) { _ in
+    /// A node that asks q1 then q2 and appends "ask:<first>,<second>".
+    static func askTwice(_ counter: RunCounter) -> @Sendable (ListState) async throws -> Command<ListState> {
+        { _ in
             counter.hit("ask")
             let first: String = try await interrupt("q1")
             let second: String = try await interrupt("q2")
             return .update(\.v, ["ask:\(first),\(second)"])
         }
+    }
+
+    @Test("J2 a subgraph asking two questions in turn is resumed by two plain resumes", arguments: Backend.allCases)
+    func j2(backend: Backend) async throws {
+        let counter = RunCounter()
+        let h = try await Self.nested(backend, counter, ask: Self.askTwice(counter))
         let thread = newThread()
         let paused = try await h.app.invoke(ListState(), thread: thread)
         #expect(paused.interrupts.map(\.value) == ["q1"])
@@ -186,8 +213,7 @@ extension SubgraphTests {
         child.addEdge(START, "c1")
         child.addEdge("c1", "ask")
         let compiledChild = try child.compile(name: "form")
-        return try await Harness<ListState>(backend) { graph in
-            graph.addNode("p1", appendName("p1", counter))
+        return try await around(backend, counter, node: "form") { graph in
             graph.addSubgraph(
                 "form", compiledChild,
                 input: { state in
@@ -195,10 +221,6 @@ extension SubgraphTests {
                     return FormState(topic: state.v.joined(separator: ","))
                 },
                 output: { child in .append(\.v, "form:\(child.answer)") })
-            graph.addNode("p2", appendName("p2", counter))
-            graph.addEdge(START, "p1")
-            graph.addEdge("p1", "form")
-            graph.addEdge("form", "p2")
         }
     }
 
@@ -206,17 +228,7 @@ extension SubgraphTests {
     func j5(backend: Backend) async throws {
         let counter = RunCounter()
         let h = try await Self.mapped(backend, counter)
-        let thread = newThread()
-        let paused = try await h.app.invoke(ListState(), thread: thread)
-        #expect(paused.status == .interrupted)
-        let question = try #require(paused.interrupts.first)
-        #expect(question.value == "about p1?")
-        let namespace = try #require(question.namespace)
-        #expect(namespace.hasPrefix("form:"))
-
-        let state = try #require(try await h.app.getState(thread: thread, subgraphs: true))
-        #expect(state.next == ["form"])
-        #expect(state.interrupts.map(\.id) == [question.id])
+        let (thread, paused, question, namespace, state) = try await Self.pauseAtSubgraph(h, node: "form", asking: "about p1?")
         #expect(state.subgraphNamespaces == [namespace])
         #expect(state.subgraphs.isEmpty, "the same-type map holds no child of another type")
         #expect(state.subgraph(namespace, as: ListState.self) == nil)
@@ -232,19 +244,8 @@ extension SubgraphTests {
         #expect(counter["input"] == 1, "the input mapping starts the child once; the resume continues it")
         let child = try #require(try await h.app.getState(thread: thread, subgraphs: true)).subgraphNamespaces
         #expect(child.isEmpty, "nothing pending, so no subgraph state is loaded")
-
-        let other = newThread()
-        let second = try await h.app.invoke(ListState(), thread: other)
-        let byID = try await h.app.resume(thread: other, answers: [try #require(second.interrupts.first?.id): "A"])
-        #expect(byID.values == done.values)
-
-        let replay = try await h.app.invoke(thread: thread, config: RunConfig(checkpointID: paused.checkpointID))
-        #expect(replay.interrupts.map(\.value) == ["about p1?"])
-        #expect(replay.interrupts.first?.id != question.id)
-        let again = try await h.app.resume(thread: thread, with: "B")
-        #expect(again.values.v == ["p1", "form:B", "p2"])
+        try await Self.byIDAndReplay(h, thread: thread, paused: paused, question: question, done: done, replayed: ["p1", "form:B", "p2"])
         #expect(counter["p1"] == 2, "p1 ran once per thread; the replay did not re-run it")
-        try await verifyIntegrity(h.checkpointer)
     }
 
     @Test("J6 editing the parent while a subgraph of another type waits: the edit reaches the child's input in a new invocation, which asks again", arguments: Backend.allCases)
@@ -301,14 +302,7 @@ extension SubgraphTests {
             child.addEdge(START, "c1")
             child.addEdge("c1", "c2")
             let compiledChild = try child.compile(name: "child", interruptBefore: before, interruptAfter: after)
-            let h = try await Harness<ListState>(backend) { graph in
-                graph.addNode("p1", appendName("p1", counter))
-                graph.addSubgraph("child", compiledChild)
-                graph.addNode("p2", appendName("p2", counter))
-                graph.addEdge(START, "p1")
-                graph.addEdge("p1", "child")
-                graph.addEdge("child", "p2")
-            }
+            let h = try await Self.around(backend, counter, node: "child") { $0.addSubgraph("child", compiledChild) }
             let thread = newThread()
             let paused = try await h.app.invoke(ListState(), thread: thread)
             #expect(paused.status == .interrupted)
@@ -355,12 +349,7 @@ extension SubgraphTests {
 
         // Two questions: the value answers the first only; the second is asked.
         let twice = RunCounter()
-        let two = try await Self.nested(backend, twice) { _ in
-            twice.hit("ask")
-            let first: String = try await interrupt("q1")
-            let second: String = try await interrupt("q2")
-            return .update(\.v, ["ask:\(first),\(second)"])
-        }
+        let two = try await Self.nested(backend, twice, ask: Self.askTwice(twice))
         let other = newThread()
         _ = try await two.app.invoke(ListState(), thread: other, config: RunConfig(interruptBefore: ["child"]))
         let next = try await two.app.resume(thread: other, with: "A")
