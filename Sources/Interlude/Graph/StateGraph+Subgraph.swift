@@ -74,8 +74,8 @@ extension StateGraph {
     ///
     /// Interrupts, resume (by id or plain value), `getState(subgraphs: true)` (read the child's
     /// state with ``StateSnapshot/subgraph(_:as:)``), persistence and replay work as for a
-    /// subgraph over the same state type. `input` runs again each time the node runs (on every
-    /// resume); it only starts the child when the child's thread has nothing to continue.
+    /// subgraph over the same state type. `input` runs only when the node starts the child: a
+    /// paused or failed child continues with its own state, and a resume does not call it.
     /// - Parameters:
     ///   - child: The subgraph, compiled with or without a checkpointer (the parent's is used).
     ///   - input: The child's input for the parent's state.

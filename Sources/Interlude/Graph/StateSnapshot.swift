@@ -38,8 +38,9 @@ public struct StateSnapshot<State: GraphState>: Sendable {
     public var metadata: [String: JSONValue]
     /// Interrupts waiting for an answer at this checkpoint.
     public var interrupts: [Interrupt]
-    /// With `getState(thread:subgraphs: true)`: the state of each subgraph a pending task
-    /// runs, by namespace (``Interrupt/namespace``), with the subgraph's pending interrupts.
+    /// With `getState(thread:subgraphs: true)`: the state of each subgraph over this state type
+    /// that a pending task runs, by namespace (``Interrupt/namespace``), with the subgraph's
+    /// pending interrupts. Subgraphs over another state type: ``subgraph(_:as:)``.
     public var subgraphs: [String: StateSnapshot<State>] = [:]
     /// The states of subgraphs with another state type, by namespace (each a `StateSnapshot`
     /// of its own state type); read them with ``subgraph(_:as:)``.
