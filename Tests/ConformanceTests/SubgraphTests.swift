@@ -76,6 +76,8 @@ struct SubgraphTests {
         let state = try #require(try await h.app.getState(thread: thread, subgraphs: true))
         #expect(state.next == [node])
         #expect(state.interrupts.map(\.id) == [question.id])
+        let head = try #require(try await h.checkpointer.checkpoint(thread: thread, id: nil))
+        #expect(head.subgraphNamespaces == [question.id: namespace], "a stored checkpoint gives the namespace by interrupt id")
         return (thread, paused, question, namespace, state)
     }
 

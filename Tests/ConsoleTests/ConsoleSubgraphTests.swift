@@ -38,6 +38,7 @@ struct ConsoleSubgraphTests {
         let page = try await curl(["-sS", "-c", jar, "-b", jar, "-H", "\(ConsoleStack.actorHeader): tester", url])
         #expect(page.contains("id=\"edit\""), "the draft shape's buttons are offered")
         #expect(page.contains("A short piece on tides."))
+        #expect(page.contains("asked inside the subgraph review:"), "the thread page names the subgraph that asks")
         let token = try #require(page.firstMatch(of: /name="csrf_token" value="([0-9a-f]{64})"/)?.1, "no CSRF token in the thread page")
         let posted = try await curl([
             "-sS", "-c", jar, "-b", jar, "-H", "\(ConsoleStack.actorHeader): tester", "-o", "/dev/null", "-w", "%{http_code}", "\(stack.consoleURL)/thread/answer",

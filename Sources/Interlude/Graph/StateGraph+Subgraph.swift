@@ -190,3 +190,19 @@ extension CompiledGraph {
         SubgraphNode<State, State>.thread(parent: parent, namespace: namespace)
     }
 }
+
+extension CheckpointTuple {
+    /// The namespace of each question asked inside a subgraph and saved on this checkpoint, by
+    /// interrupt id (``Interrupt/namespace``): for readers of a stored checkpoint that have
+    /// only ``InterruptRecord``s, whose store may not keep the namespace (PostgreSQL).
+    /// Unreadable saved interrupts are skipped.
+    public var subgraphNamespaces: [String: String] {
+        var result: [String: String] = [:]
+        for write in pendingWrites where write.channel == Reserved.interrupt {
+            for interrupt in (try? Interrupt.decodeList(write.value)) ?? [] {
+                if let namespace = interrupt.namespace { result[interrupt.id] = namespace }
+            }
+        }
+        return result
+    }
+}
