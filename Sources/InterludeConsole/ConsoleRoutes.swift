@@ -101,9 +101,17 @@ struct ConsoleRoutes: Sendable {
         }
         let head = try await checkpointer.checkpoint(thread: threadID, id: nil)
         let history = try await checkpointer.history(thread: threadID, query: HistoryQuery(limit: 100))
+        // The interrupts table has no namespace column: questions asked inside a subgraph get
+        // theirs from the head checkpoint's saved interrupts.
+        let namespaces = head?.subgraphNamespaces ?? [:]
+        let interrupts = try await checkpointer.interrupts(thread: threadID).map { record in
+            var record = record
+            record.namespace = record.namespace ?? namespaces[record.id]
+            return record
+        }
         let view = ThreadView(
             record: record, values: head.map(StateValues.values(of:)) ?? [:], checkpoints: history.map(\.checkpoint),
-            interrupts: try await checkpointer.interrupts(thread: threadID), follow: follow, refusal: refusal)
+            interrupts: interrupts, follow: follow, refusal: refusal)
         return .page(Pages.thread(view, now: Date(), frame: frame), status)
     }
 

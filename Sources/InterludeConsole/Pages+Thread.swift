@@ -47,6 +47,7 @@ extension Pages {
         html += "<p><strong>\(HTML.escape(interrupt.value["prompt"]?.stringValue ?? "Question from node \(interrupt.node)"))</strong></p>"
         html += "<p class=\"note\">Node \(HTML.escape(interrupt.node)) · asked \(HTML.escape(HTML.time(interrupt.createdAt))) · deadline \(HTML.escape(HTML.deadline(interrupt.deadline, now: now)))"
         if let onTimeout = interrupt.onTimeout { html += " · on timeout: \(HTML.escape(onTimeout.json.description))" }
+        if let namespace = interrupt.namespace { html += " · asked inside the subgraph \(HTML.escape(namespace))" }
         html += " · interrupt \(HTML.escape(interrupt.id))</p>"
         html += "<pre class=\"question-value\">\(HTML.escape(HTML.pretty(interrupt.value)))</pre>"
         if let refusal { html += "<p class=\"error\" id=\"answer-error\">\(HTML.escape(refusal.message))</p>" }

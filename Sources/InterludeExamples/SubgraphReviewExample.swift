@@ -29,21 +29,40 @@ public struct ArticleState: GraphState, Equatable {
 
 /// The question the subgraph's reviewer is asked.
 public struct DraftQuestion: Codable, Sendable, Equatable {
+    /// What the reviewer is asked to do.
+    public var prompt: String
     /// The draft to review.
     public var draft: String
+
+    /// Creates a question about `draft`.
+    public init(draft: String) {
+        self.prompt = "Publish this draft? Keep it, edit it, or answer {\"approved\": false} to stop."
+        self.draft = draft
+    }
 }
 
-/// The reviewer's answer: approve or not, and optionally a replacement text.
+/// The reviewer's answer: publish or not, and optionally a replacement text.
+///
+/// Both fields are optional in JSON, so the answers a generic review app gives a
+/// `{prompt, draft}` question work: `{}` keeps the draft and approves it, `{"draft": "..."}`
+/// approves an edited text, `{"approved": false}` stops it.
 public struct DraftVerdict: Codable, Sendable, Equatable {
-    /// `true` to publish.
+    /// `true` to publish. Default (absent in JSON): `true`.
     public var approved: Bool
     /// A corrected draft, if the reviewer edited it.
-    public var edit: String?
+    public var draft: String?
 
     /// Creates a verdict.
-    public init(approved: Bool, edit: String? = nil) {
+    public init(approved: Bool = true, draft: String? = nil) {
         self.approved = approved
-        self.edit = edit
+        self.draft = draft
+    }
+
+    /// Decodes a verdict; a missing `approved` means approved.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        approved = try container.decodeIfPresent(Bool.self, forKey: .approved) ?? true
+        draft = try container.decodeIfPresent(String.self, forKey: .draft)
     }
 }
 
@@ -66,7 +85,7 @@ public enum SubgraphReviewExample {
         }
         graph.addNode("review") { state in
             let verdict: DraftVerdict = try await interrupt(DraftQuestion(draft: state.draft))
-            return .update(Update.set(\.draft, verdict.edit ?? state.draft).set(\.approved, verdict.approved).append(\.log, "review"))
+            return .update(Update.set(\.draft, verdict.draft ?? state.draft).set(\.approved, verdict.approved).append(\.log, "review"))
         }
         graph.addEdge(START, "write")
         graph.addEdge("write", "review")

@@ -10,7 +10,7 @@ struct DemoCase: Sendable {
     let name: String
     let run: @Sendable (DemoContext) async throws -> DemoOutcome
 
-    static let all: [DemoCase] = [approval, editState, toolReview, validatedInput, multiQuestion, conditional, timeout]
+    static let all: [DemoCase] = [approval, editState, toolReview, validatedInput, multiQuestion, conditional, timeout, subgraphReview]
 
     static func named(_ name: String) -> DemoCase? { all.first { $0.name == name } }
 
@@ -144,6 +144,35 @@ struct DemoCase: Sendable {
                     case "approve", "a", "yes", "y": return try Reply.encode(MaintenanceAnswer(approved: true))
                     case "postpone", "p", "no", "n": return try Reply.encode(MaintenanceAnswer(approved: false))
                     case let other?: console.say("   '\(other)' is not an answer here")
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension DemoCase {
+    static let subgraphReview = DemoCase(name: SubgraphReviewExample.name) { context in
+        let app = try SubgraphReviewExample.makeGraph(checkpointer: context.checkpointer, clock: context.clock)
+        return try await drive(app, input: ArticleState(topic: "the 1.0 release"), context: context) { interrupt in
+            let question = try interrupt.value(as: DraftQuestion.self)
+            let shown = [question.prompt, question.draft, "(asked inside the subgraph \(interrupt.namespace ?? "?"))"]
+            return try ask(context, interrupt, shown, auto: (try Reply.encode(DraftVerdict()), "approve")) { console in
+                while true {
+                    guard let line = console.ask("approve | reject | edit <text>   (blank = approve)") else {
+                        return try Reply.encode(DraftVerdict())
+                    }
+                    let (word, rest) = split(line)
+                    switch word {
+                    case "approve", "a", "yes", "y": return try Reply.encode(DraftVerdict())
+                    case "reject", "r", "no", "n": return try Reply.encode(DraftVerdict(approved: false))
+                    case "edit", "e":
+                        guard let rest else {
+                            console.say("   type the new text after 'edit'")
+                            continue
+                        }
+                        return try Reply.encode(DraftVerdict(draft: rest))
+                    default: console.say("   '\(line)' is not an answer here")
                     }
                 }
             }

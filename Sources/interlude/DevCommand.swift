@@ -15,18 +15,22 @@ struct DevCommand: AsyncParsableCommand {
             Starts a throwaway PostgreSQL under .interlude/pg (scripts/pg-server.sh), librdkafka's mock \
             Kafka cluster in this process (real Kafka protocol on loopback; any Kafka client can join at \
             the printed address), and worker processes. Addresses go to .interlude/dev.env. Then it starts \
-            approval runs and shows each question; answer a (approve), r (reject), e <text> (edit the \
+            approval runs (or, with --graph subgraph-review, runs whose question is asked inside a \
+            subgraph) and shows each question; answer a (approve), r (reject), e <text> (edit the \
             draft) or JSON. With --auto-approve N it runs N threads unattended and prints a summary.
             """
     )
 
-    @Option(help: "Run this many approval threads unattended, then print a summary and exit.")
+    @Option(help: "Run this many threads (of --graph) unattended, then print a summary and exit.")
     var autoApprove: Int?
 
     @Option(help: "With --auto-approve: start this many runs per second (latency at low load). Default: all at once.")
     var rate: Double?
 
-    @Option(help: "Approval runs to start for the interactive review. Default: 3.")
+    @Option(help: "The graph whose runs are started: approval or subgraph-review (a review subgraph as a node). Default: approval.")
+    var graph = "approval"
+
+    @Option(help: "Runs to start for the interactive review. Default: 3.")
     var runs = 3
 
     @Option(help: "Worker processes. Default: 2.")
@@ -45,6 +49,7 @@ struct DevCommand: AsyncParsableCommand {
         guard workers >= 1, runs >= 1, partitions >= 1, brokers >= 1 else { throw DemoError("--workers, --runs, --partitions and --brokers must be 1 or more") }
         if let autoApprove, autoApprove < 1 { throw DemoError("--auto-approve needs a positive number of threads") }
         if serve && autoApprove != nil { throw DemoError("--serve and --auto-approve exclude each other: --serve leaves the runs to 'interlude review'") }
+        _ = try DevGraphs.requireInput(for: graph)
         let logger = makeLogger("interlude.dev")
         let console = Console()
         let root = try DevEnvironment.projectRoot()
@@ -119,12 +124,13 @@ struct DevCommand: AsyncParsableCommand {
 
         var environment = try DeploymentEnvironment(ProcessInfo.processInfo.environment.merging(settings) { _, new in new })
         environment.sessionTimeoutMilliseconds = 6000
+        let input = try DevGraphs.requireInput(for: graph)
         if let autoApprove {
-            console.say("Running \(autoApprove) approval threads unattended...")
+            console.say("Running \(autoApprove) \(graph) threads unattended...")
             let progress = LoadProgress()
             let driver = LoadDriver(producer: environment.producerConfiguration(), consumer: environment.consumerConfiguration(groupID: "driver"), topics: topics, logger: logger)
             let report = try await withThrowingTaskGroup(of: LoadDriver.Report?.self) { group in
-                group.addTask { try await driver.run(count: autoApprove, rate: rate, progress: progress) }
+                group.addTask { try await driver.run(count: autoApprove, graph: graph, rate: rate, input: input, progress: progress) }
                 group.addTask {
                     await ProgressLine(total: autoApprove, progress: progress, writer: console.out).show()
                     return nil
@@ -149,10 +155,10 @@ struct DevCommand: AsyncParsableCommand {
                 let name = people[i % people.count]
                 try await client.send(CommandMessage(
                     id: "dev-run-\(UUID().uuidString.lowercased())", threadID: "dev-\(name)-\(i)",
-                    body: .run(graph: "approval", input: ["recipient": .string("\(name)@example.com"), "subject": "quarterly report"], config: nil, ifBusy: .reject)))
+                    body: .run(graph: graph, input: input(name), config: nil, ifBusy: .reject)))
             }
             await producer.close()
-            console.say("Started \(runs) approval runs.")
+            console.say("Started \(runs) \(graph) runs.")
             if serve {
                 console.say("Serving: answer with 'interlude review' in another terminal (set -a; . .interlude/dev.env; set +a first). Ctrl-C stops everything.")
                 // The signal handler stops the workers and PostgreSQL and exits.

@@ -10,6 +10,7 @@ enum AnswerPresets {
     static func help(graph: String) -> String {
         switch graph {
         case "approval": "a = approve, r = reject, e <text> = edit the draft and ask again, or a JSON answer"
+        case "subgraph-review": "a = approve, r = reject, e <text> = publish this text instead, or a JSON answer"
         default: "type the answer as JSON (e.g. true, \"text\", {\"field\": 1})"
         }
     }
@@ -33,6 +34,18 @@ enum AnswerPresets {
             if text.hasPrefix("e ") || text.hasPrefix("edit ") {
                 let draft = String(text.drop { $0 != " " }.dropFirst())
                 return .success(CommandMessage(id: id, threadID: thread, body: .updateState(values: ["draft": .string(draft)], asNode: "draft", checkpointID: nil, continueRun: true)))
+            }
+        }
+        if graph == "subgraph-review" {
+            // The question is asked inside the review subgraph; the answer goes to the parent
+            // thread by id, which resumes the subgraph (a DraftVerdict).
+            switch text.lowercased() {
+            case "a", "approve", "y", "yes": return .success(resume(["approved": true]))
+            case "r", "reject", "n", "no": return .success(resume(["approved": false]))
+            default: break
+            }
+            if text.hasPrefix("e ") || text.hasPrefix("edit ") {
+                return .success(resume(["approved": true, "draft": .string(String(text.drop { $0 != " " }.dropFirst()))]))
             }
         }
         guard let value = try? JSONValue(json: Data(text.utf8)) else {
@@ -67,6 +80,7 @@ struct ReviewDesk {
                 console.say("")
                 console.say("== thread \(json["thread_id"]?.stringValue ?? "?") asks (\(json["graph"]?.stringValue ?? "?") / node \(json["node"]?.stringValue ?? "?")):")
                 console.say(pretty(json["value"] ?? .null).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+                if let namespace = json["namespace"]?.stringValue { console.say("   (asked inside the subgraph \(namespace))") }
                 if let deadline = json["deadline"]?.stringValue { console.say("   (answer before \(deadline))") }
                 while true {
                     console.say("   \(AnswerPresets.help(graph: json["graph"]?.stringValue ?? ""))")

@@ -358,11 +358,27 @@ extension ExamplesTests {
             #expect(question.namespace?.hasPrefix("review:") == true)
             let inner = try #require(try await app.getState(thread: thread, subgraphs: true)?.subgraphs[question.namespace ?? ""])
             #expect(inner.next == ["review"])
-            let done = try await app.resume(thread: thread, with: DraftVerdict(approved: true, edit: "Tides, briefly."))
+            let done = try await app.resume(thread: thread, with: DraftVerdict(draft: "Tides, briefly."))
             #expect(done.status == .completed)
             #expect(done.values.draft == "Tides, briefly.")
             #expect(done.values.published)
             #expect(done.values.log == ["plan", "write", "review", "publish"])
+        }
+
+        @Test("a generic review app's answers to the {prompt, draft} question work: {} keeps and approves, {draft} approves an edit, approved false stops")
+        func genericAnswers() async throws {
+            let app = try SubgraphReviewExample.makeGraph()
+            for (answer, draft, published) in [
+                (JSONValue.object([:]), "A short piece on tides.", true), (["draft": "Tides."], "Tides.", true),
+                (["approved": false], "A short piece on tides.", false),
+            ] {
+                let thread = "article-\(UUID().uuidString)"
+                let paused = try await app.invoke(ArticleState(topic: "tides"), thread: thread)
+                let id = try #require(paused.interrupts.first?.id)
+                let done = try await app.resume(thread: thread, answers: [id: answer])
+                #expect(done.values.draft == draft)
+                #expect(done.values.published == published, "answer \(answer)")
+            }
         }
     }
 

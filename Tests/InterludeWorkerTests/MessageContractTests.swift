@@ -24,6 +24,14 @@ struct MessageContractTests {
         #expect(errors.isEmpty, "\(name) example: \(errors)")
     }
 
+    @Test("the example of a question asked inside a subgraph validates and carries the subgraph's namespace")
+    func subgraphInterruptExample() throws {
+        let example = try Self.load("schemas/kafka/examples/interrupt-subgraph.json")
+        let errors = try Self.validator("interrupt").errors(example)
+        #expect(errors.isEmpty, "interrupt-subgraph example: \(errors)")
+        #expect(example["namespace"]?.stringValue?.hasPrefix("review:") == true)
+    }
+
     @Test("the example commands decode, and decoded commands re-encode to valid messages", arguments: ["run", "resume", "update_state", "cancel"])
     func commandsRoundTrip(name: String) throws {
         let example = try Self.load("schemas/kafka/examples/\(name).json")
@@ -39,9 +47,15 @@ struct MessageContractTests {
         let record = InterruptRecord(
             id: "i-1", threadID: "t", checkpointID: checkpoint, taskID: "task", node: "review", value: ["q": 1],
             status: .pending, deadline: Date(), onTimeout: .fail, createdAt: Date())
+        var inSubgraph = record
+        inSubgraph.namespace = "review:task-1"
         let now = Date()
+        let subgraphReview = EventMessages.review(inSubgraph, graph: GraphIdentity(name: "g", version: 2), at: now)
+        #expect(subgraphReview["namespace"] == "review:task-1")
+        #expect(EventMessages.review(record, graph: GraphIdentity(name: "g", version: 2), at: now)["namespace"] == nil)
         let built: [(String, JSONValue)] = [
             ("interrupt", EventMessages.review(record, graph: GraphIdentity(name: "g", version: 2), at: now)),
+            ("interrupt", subgraphReview),
             ("step", EventMessages.step(threadID: "t", checkpointID: checkpoint, step: 3, status: .interrupted, commandID: "c", at: now)),
             ("completed", EventMessages.completed(threadID: "t", checkpointID: checkpoint, values: ["x": 1], at: now)),
             ("failed", EventMessages.failed(threadID: "t", checkpointID: checkpoint, reason: "timeout", commandID: nil, at: now)),

@@ -44,6 +44,7 @@ struct SubgraphKafkaTests {
                 let thread = try #require(review["thread_id"]?.stringValue)
                 let id = try #require(review["interrupt_id"]?.stringValue)
                 #expect(review["value"]?["draft"]?.stringValue == "A short piece on \(thread).")
+                #expect(review["namespace"]?.stringValue?.hasPrefix("review:") == true, "the event names the subgraph that asks")
                 try await client.send(CommandMessage(id: "resume-\(thread)", threadID: thread, body: .resume(value: nil, values: [id: ["approved": true]], checkpointID: nil)))
             }
             try await events.collect(until: { list in Set(list.filter { $0["type"] == "completed" }.compactMap { $0["thread_id"]?.stringValue }).count >= threads.count })

@@ -144,7 +144,7 @@ struct TerminalTests {
 
     /// Runs `body` with a sandbox checkout and a tmux server of its own, and removes both (with
     /// the cluster, if a failure left it running) however it ends.
-    private func inSandbox(privateParent: Bool = false, _ body: (Sandbox, Tmux) async throws -> Void) async throws {
+    func inSandbox(privateParent: Bool = false, _ body: (Sandbox, Tmux) async throws -> Void) async throws {
         let sandbox = try Sandbox(privateParent: privateParent)
         let tmux = Tmux()
         do {

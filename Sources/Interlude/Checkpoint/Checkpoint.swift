@@ -308,12 +308,16 @@ public struct InterruptRecord: Sendable, Equatable, Codable {
     public var resolvedAt: Date?
     /// Who resolved it: a command id, `timeout`, or a caller-given label.
     public var resolvedBy: String?
+    /// For a question asked inside a subgraph: the subgraph's namespace (``Interrupt/namespace``).
+    /// Not stored by ``Checkpointer``s that have no column for it (PostgreSQL): set on the
+    /// record a run creates, which the worker's interrupt event is built from.
+    public var namespace: String?
 
     /// Creates a record.
     public init(
         id: String, threadID: String, checkpointID: CheckpointID, taskID: String, node: String,
         value: JSONValue, status: InterruptStatus, deadline: Date?, onTimeout: TimeoutAction?,
-        createdAt: Date, resolvedAt: Date? = nil, resolvedBy: String? = nil
+        createdAt: Date, resolvedAt: Date? = nil, resolvedBy: String? = nil, namespace: String? = nil
     ) {
         self.id = id
         self.threadID = threadID
@@ -327,6 +331,7 @@ public struct InterruptRecord: Sendable, Equatable, Codable {
         self.createdAt = createdAt
         self.resolvedAt = resolvedAt
         self.resolvedBy = resolvedBy
+        self.namespace = namespace
     }
 }
 

@@ -204,13 +204,30 @@ public func interrupt<Answer: Decodable>(
 /// the first task of the step whose `interrupt` has no answer of its own takes it.
 final class NullResume: Sendable {
     private let state: Mutex<(value: JSONValue, takenBy: String?)>
+    /// For a subgraph's run: the parent's value and the parent's task that runs the subgraph.
+    private let parent: (resume: NullResume, taskID: String)?
 
-    init(_ value: JSONValue) { state = Mutex((value, nil)) }
+    init(_ value: JSONValue) {
+        state = Mutex((value, nil))
+        parent = nil
+    }
+
+    /// The parent's value, offered to a subgraph run by `taskID`: the subgraph's first question
+    /// takes it only if no sibling of `taskID` took it first.
+    init(inheriting parent: NullResume, by taskID: String) {
+        state = Mutex((parent.value, nil))
+        self.parent = (parent, taskID)
+    }
+
+    private var value: JSONValue { state.withLock { $0.value } }
 
     /// The value, for the first task that asks (and again for that task on a retry).
     func take(for taskID: String) -> JSONValue? {
         state.withLock { s in
-            if s.takenBy == nil { s.takenBy = taskID }
+            if s.takenBy == nil {
+                if let parent, parent.resume.take(for: parent.taskID) == nil { return nil }
+                s.takenBy = taskID
+            }
             return s.takenBy == taskID ? s.value : nil
         }
     }

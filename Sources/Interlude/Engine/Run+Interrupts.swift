@@ -130,7 +130,7 @@ extension Run {
         InterruptRecord(
             id: interrupt.id, threadID: threadID ?? "", checkpointID: current?.id ?? CheckpointID(high: 0, low: 0),
             taskID: interrupt.taskID, node: interrupt.node, value: interrupt.value, status: .pending,
-            deadline: interrupt.deadline, onTimeout: interrupt.onTimeout, createdAt: now)
+            deadline: interrupt.deadline, onTimeout: interrupt.onTimeout, createdAt: now, namespace: interrupt.namespace)
     }
 
     /// A `Command`'s update and goto become writes of the null task on the head; the next

@@ -44,6 +44,8 @@ extension Run {
             }
         }
 
+        if nullResume == nil { nullResume = inheritedResume }
+
         let tasks = try graph.plan(checkpoint, sends: stepSends)
         if tasks.isEmpty {
             if !changed.isEmpty {
@@ -143,7 +145,8 @@ extension Run {
                 case .failed(let error):
                     writes.append(PendingWrite(taskID: task.id, node: task.node, index: Reserved.errorIndex, channel: Reserved.error, value: try JSONCoding.encode(["node": task.node, "message": "\(error)"])))
                 case .interrupted(let list):
-                    writes.append(keepInterrupts(list, of: task, known: known))
+                    // An empty list: a subgraph stopped at a static breakpoint; nothing to keep.
+                    if !list.isEmpty { writes.append(keepInterrupts(list, of: task, known: known)) }
                 }
             }
             upsertHeadWrites(writes)
@@ -164,6 +167,10 @@ extension Run {
                     if !reused { writes += try graph.encode(output, task: task) }
                     finished += output.stateWrites
                     if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
+                case .interrupted(let list) where list.isEmpty:
+                    // A subgraph stopped at a static breakpoint: the task stays pending with no
+                    // question, and continuing the parent continues the subgraph.
+                    break
                 case .interrupted(let list):
                     let write = keepInterrupts(list, of: task, known: known)
                     raised += try Interrupt.decodeList(write.value)
@@ -430,6 +437,7 @@ extension Run {
                 command = try await NodeContext.$current.withValue(context) { try await body(input, context) }
             } catch {
                 if !context.raised.isEmpty { return .interrupted(context.raised) }
+                if error is SubgraphBreakpoint { return .interrupted([]) }
                 if let graphError = error as? GraphError, graphError.code == .invalidResumeValue { return .failed(error) }
                 if let policy = node.retry, attempt < policy.maxAttempts, policy.retryIf(error) {
                     attempt += 1

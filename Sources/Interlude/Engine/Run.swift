@@ -30,6 +30,9 @@ final class Run<State: GraphState> {
     var latestID: CheckpointID?
     var steps = 0
     var resumedThisRun = false
+    /// For a subgraph's run: a resume value the parent received with nothing pending, which
+    /// the subgraph's first unanswered question takes (M3 through a subgraph).
+    var inheritedResume: NullResume?
     /// Interrupt ids answered by their deadline's default in this invocation, until the
     /// checkpoint of the step that used the defaults records them as `timed_out`.
     var expiring: Set<String> = []

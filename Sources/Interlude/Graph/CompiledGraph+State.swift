@@ -20,9 +20,11 @@ extension CompiledGraph {
             for task in result.tasks where !done.contains(task.id) {
                 guard let sub = nodes[task.name]?.subgraph else { continue }
                 let namespace = sub.namespace(node: task.name, taskID: task.id)
-                let child = sub.child.withCheckpointer(checkpointer)
-                if let state = try await child.getState(thread: SubgraphNode<State>.thread(parent: thread, namespace: namespace), subgraphs: true) {
-                    result.subgraphs[namespace] = state
+                let child = try await sub.childState(thread: Self.subgraphThread(parent: thread, namespace: namespace), checkpointer: checkpointer)
+                if let same = child as? StateSnapshot<State> {
+                    result.subgraphs[namespace] = same
+                } else if let child {
+                    result.otherSubgraphs[namespace] = child
                 }
             }
         }

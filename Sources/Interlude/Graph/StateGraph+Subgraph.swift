@@ -11,18 +11,40 @@ public enum SubgraphPersistence: Sendable, Equatable {
     case thread
 }
 
-/// A compiled graph used as a node of a parent graph over the same state type.
-struct SubgraphNode<State: GraphState>: Sendable {
-    let child: CompiledGraph<State>
-    let persistence: SubgraphPersistence
+/// What a parent graph over `State` needs of a subgraph node, whatever the subgraph's state
+/// type: its namespace for a task, and its state for `getState(subgraphs: true)`.
+protocol SubgraphRunner<State>: Sendable {
+    associatedtype State: GraphState
+    /// Where the child keeps its checkpoints.
+    var persistence: SubgraphPersistence { get }
+    /// The child's state on `thread` (a `StateSnapshot` of the child's state type), or `nil`.
+    func childState(thread: String, checkpointer: any Checkpointer) async throws -> (any Sendable)?
+}
 
+extension SubgraphRunner {
     /// The child's namespace for a task of the parent.
     func namespace(node: String, taskID: String) -> String {
         persistence == .thread ? node : "\(node):\(taskID)"
     }
+}
+
+/// A compiled graph used as a node of a parent graph over `State`. The child's state type is
+/// `Child`: the same as the parent's (``StateGraph/addSubgraph(_:_:persistence:destinations:)``)
+/// or another one, with an input and an output mapping.
+struct SubgraphNode<State: GraphState, Child: GraphState>: SubgraphRunner {
+    let child: CompiledGraph<Child>
+    let persistence: SubgraphPersistence
+    /// The child's input for the parent's state.
+    let input: @Sendable (State) throws -> Child
+    /// The parent's update for the parent's state (as the node received it) and the child's final state.
+    let output: @Sendable (State, Child) throws -> Update<State>
 
     /// The child's thread id: the parent's thread and the namespace.
     static func thread(parent: String, namespace: String) -> String { "\(parent)::\(namespace)" }
+
+    func childState(thread: String, checkpointer: any Checkpointer) async throws -> (any Sendable)? {
+        try await child.withCheckpointer(checkpointer).getState(thread: thread, subgraphs: true)
+    }
 }
 
 extension StateGraph {
@@ -41,7 +63,35 @@ extension StateGraph {
     public mutating func addSubgraph(
         _ name: String, _ child: CompiledGraph<State>, persistence: SubgraphPersistence = .perInvocation, destinations: [String] = []
     ) {
-        let sub = SubgraphNode(child: child, persistence: persistence)
+        add(name, SubgraphNode(child: child, persistence: persistence, input: { $0 }, output: { input, output in
+            try SubgraphNode<State, State>.changes(from: input, to: output, graph: child)
+        }), destinations: destinations)
+    }
+
+    /// Adds a compiled graph whose state type differs from the parent's as a node: `input`
+    /// maps the parent's state to the child's input, `output` maps the child's final state to
+    /// an update of the parent (LangGraph's node that calls a subgraph with another schema).
+    ///
+    /// Interrupts, resume (by id or plain value), `getState(subgraphs: true)` (read the child's
+    /// state with ``StateSnapshot/subgraph(_:as:)``), persistence and replay work as for a
+    /// subgraph over the same state type. `input` runs only when the node starts the child: a
+    /// paused or failed child continues with its own state, and a resume does not call it.
+    /// - Parameters:
+    ///   - child: The subgraph, compiled with or without a checkpointer (the parent's is used).
+    ///   - input: The child's input for the parent's state.
+    ///   - output: The parent's update for the child's final state.
+    ///   - persistence: Per invocation (default) or one child thread per parent thread.
+    ///   - destinations: Nodes this node may `goto`; only used to check reachability. Default: none.
+    public mutating func addSubgraph<Child: GraphState>(
+        _ name: String, _ child: CompiledGraph<Child>,
+        input: @escaping @Sendable (State) throws -> Child,
+        output: @escaping @Sendable (Child) throws -> Update<State>,
+        persistence: SubgraphPersistence = .perInvocation, destinations: [String] = []
+    ) {
+        add(name, SubgraphNode(child: child, persistence: persistence, input: input, output: { _, final in try output(final) }), destinations: destinations)
+    }
+
+    private mutating func add<Child>(_ name: String, _ sub: SubgraphNode<State, Child>, destinations: [String]) {
         addNode(name, destinations: destinations, context: { state, context in try await sub.run(state, context: context) })
         nodes[name]?.subgraph = sub
     }
@@ -58,31 +108,42 @@ extension SubgraphNode {
         let thread = Self.thread(parent: parentThread, namespace: namespace)
         let app = child.withCheckpointer(checkpointer)
         let record = try await checkpointer.thread(thread)
-        let result: RunResult<State>
+        // A resume value the parent got with nothing pending: the child's first question takes it.
+        let inherited = context.nullResume.map { NullResume(inheriting: $0, by: context.taskID) }
+        let result: RunResult<Child>
         switch record?.status {
         case .interrupted?, .ready?:
             // Paused or failed part-way: continue it, with the answers the parent received.
             let pending = try await app.getState(thread: thread)?.interrupts.map(\.id) ?? []
             let answers = context.subgraphAnswers.filter { pending.contains($0.key) }
-            result = answers.isEmpty ? try await app.invoke(thread: thread) : try await app.resume(thread: thread, answers: answers)
+            result = answers.isEmpty
+                ? try await app.run(.proceed, thread: thread, inheriting: inherited)
+                : try await app.resume(thread: thread, answers: answers)
         case .completed? where persistence == .perInvocation:
             // This invocation's child already finished (the parent re-runs the node): reuse it.
             guard let done = try await app.getState(thread: thread) else { throw GraphError(.storage, "subgraph thread '\(thread)' lost its checkpoint") }
-            return try .update(Self.changes(from: state, to: done.values, graph: child))
+            return try .update(output(state, done.values))
         default:
-            result = try await app.invoke(state, thread: thread)
+            result = try await app.run(.state(try input(state)), thread: thread, inheriting: inherited)
         }
         if result.status == .interrupted {
-            guard !result.interrupts.isEmpty else {
-                throw GraphError(
-                    .invalidGraph,
-                    "subgraph '\(namespace)' stopped at a static breakpoint, which a subgraph node cannot report; put the breakpoint on the parent's node, or use interrupt() inside the subgraph")
-            }
+            // No question: the child stopped at one of its static breakpoints. The parent
+            // pauses with this task pending; continuing the parent continues the child.
+            guard !result.interrupts.isEmpty else { throw SubgraphBreakpoint(namespace: namespace) }
             throw context.surface(result.interrupts, namespace: namespace)
         }
-        return try .update(Self.changes(from: state, to: result.values, graph: child))
+        return try .update(output(state, result.values))
     }
+}
 
+/// The signal a subgraph node throws when its child stopped at a static breakpoint: the
+/// parent's task pauses without a question (as at the parent's own breakpoints).
+struct SubgraphBreakpoint: Error, Sendable {
+    /// The child's namespace.
+    let namespace: String
+}
+
+extension SubgraphNode where Child == State {
     /// What the child changed, as writes for the parent: the new elements of an append list
     /// that only grew, the whole list for a message list (merged by id), the new value
     /// otherwise (an overwrite for a reducer field).
@@ -114,10 +175,34 @@ extension SubgraphNode {
 }
 
 extension CompiledGraph {
+    /// Runs this graph as a subgraph: `inherited` is the parent's resume value given with
+    /// nothing pending, if any.
+    func run(_ input: RunInput<State>, thread: String, inheriting inherited: NullResume?) async throws -> RunResult<State> {
+        let run = Run(graph: self, threadID: thread, input: input, config: RunConfig(), mode: [])
+        run.inheritedResume = inherited
+        return try await run.finish()
+    }
+
     /// The thread id a subgraph's checkpoints are stored under: `<parent thread>::<namespace>`,
     /// the namespace as ``Interrupt/namespace`` and ``StateSnapshot/subgraphs`` give it. Read it
     /// with the subgraph's own `getState` or `stateHistory`.
     public static func subgraphThread(parent: String, namespace: String) -> String {
-        SubgraphNode<State>.thread(parent: parent, namespace: namespace)
+        SubgraphNode<State, State>.thread(parent: parent, namespace: namespace)
+    }
+}
+
+extension CheckpointTuple {
+    /// The namespace of each question asked inside a subgraph and saved on this checkpoint, by
+    /// interrupt id (``Interrupt/namespace``): for readers of a stored checkpoint that have
+    /// only ``InterruptRecord``s, whose store may not keep the namespace (PostgreSQL).
+    /// Unreadable saved interrupts are skipped.
+    public var subgraphNamespaces: [String: String] {
+        var result: [String: String] = [:]
+        for write in pendingWrites where write.channel == Reserved.interrupt {
+            for interrupt in (try? Interrupt.decodeList(write.value)) ?? [] {
+                if let namespace = interrupt.namespace { result[interrupt.id] = namespace }
+            }
+        }
+        return result
     }
 }

@@ -39,7 +39,7 @@ struct NodeSpec<State: GraphState>: Sendable {
     /// The body of a node that takes a payload of its own type (`nil` for a state node).
     var payloadAction: (@Sendable (JSONValue, NodeContext) async throws -> Command<State>)?
     /// The compiled graph this node runs, for a subgraph node.
-    var subgraph: SubgraphNode<State>?
+    var subgraph: (any SubgraphRunner<State>)?
 }
 
 /// A waiting edge: `target` runs once every source has finished since it last ran.

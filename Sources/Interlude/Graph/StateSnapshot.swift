@@ -38,7 +38,22 @@ public struct StateSnapshot<State: GraphState>: Sendable {
     public var metadata: [String: JSONValue]
     /// Interrupts waiting for an answer at this checkpoint.
     public var interrupts: [Interrupt]
-    /// With `getState(thread:subgraphs: true)`: the state of each subgraph a pending task
-    /// runs, by namespace (``Interrupt/namespace``), with the subgraph's pending interrupts.
+    /// With `getState(thread:subgraphs: true)`: the state of each subgraph over this state type
+    /// that a pending task runs, by namespace (``Interrupt/namespace``), with the subgraph's
+    /// pending interrupts. Subgraphs over another state type: ``subgraph(_:as:)``.
     public var subgraphs: [String: StateSnapshot<State>] = [:]
+    /// The states of subgraphs with another state type, by namespace (each a `StateSnapshot`
+    /// of its own state type); read them with ``subgraph(_:as:)``.
+    var otherSubgraphs: [String: any Sendable] = [:]
+
+    /// With `getState(thread:subgraphs: true)`: the state of the subgraph at `namespace`, whose
+    /// state type is `Child` (the parent's own type or another), or `nil` when there is none or
+    /// it has another type.
+    public func subgraph<Child: GraphState>(_ namespace: String, as type: Child.Type = Child.self) -> StateSnapshot<Child>? {
+        (subgraphs[namespace] as? StateSnapshot<Child>) ?? (otherSubgraphs[namespace] as? StateSnapshot<Child>)
+    }
+
+    /// The namespaces of every subgraph state loaded by `getState(thread:subgraphs: true)`,
+    /// whatever its state type.
+    public var subgraphNamespaces: [String] { (Array(subgraphs.keys) + Array(otherSubgraphs.keys)).sorted() }
 }

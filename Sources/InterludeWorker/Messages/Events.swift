@@ -20,6 +20,7 @@ public enum EventMessages {
         object["node"] = .string(record.node)
         object["value"] = record.value
         if let deadline = record.deadline { object["deadline"] = .string(Timestamp.format(deadline)) }
+        if let namespace = record.namespace { object["namespace"] = .string(namespace) }
         return .object(object)
     }
 

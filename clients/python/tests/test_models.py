@@ -81,12 +81,23 @@ BUILT = [
     Cancel(thread_id="t1", reason="customer withdrew"),
     Interrupt(id="review-1", thread_id="t1", created_at=AT, graph="approval", graph_version=1, checkpoint_id=CHECKPOINT,
               interrupt_id="1", node="review", value=None, deadline=AT),
+    Interrupt(id="review-2", thread_id="t1", created_at=AT, graph="subgraph-review", graph_version=1, checkpoint_id=CHECKPOINT,
+              interrupt_id="2", node="review", value={"draft": "d"}, namespace="review:task-1"),
     Step(id="step-x", thread_id="t1", created_at=AT, checkpoint_id=CHECKPOINT, step=-1, status="ready"),
     Completed(id="completed-x", thread_id="t1", created_at=AT, checkpoint_id=CHECKPOINT, values={}),
     Failed(id="failed-x", thread_id="t1", created_at=AT, reason="cancelled", command_id="c1"),
     Rejected(id="rejected-c", thread_id="t1", created_at=AT, command_id="c", reason="unknown_interrupt", message="no"),
     DeadLetter(id="dlq-x-0-1", created_at=AT, original="e30=", topic="x", partition=0, offset=1, reason="unknown_type", detail="d"),
 ]
+
+
+def test_the_subgraph_interrupt_example_carries_its_namespace() -> None:
+    example = json.loads((SCHEMAS / "examples" / "interrupt-subgraph.json").read_text())
+    validate(example)
+    message = parse_message(json.dumps(example).encode())
+    assert isinstance(message, Interrupt)
+    assert message.namespace == example["namespace"]
+    assert message.to_dict() == example
 
 
 @pytest.mark.parametrize("message", BUILT, ids=lambda m: type(m).__name__)

@@ -555,6 +555,9 @@ class Interrupt(_Serializable):
     value: JSON
     #: Answer before this, or the graph's default applies (or the run fails ``timeout``).
     deadline: datetime | None = None
+    #: Only for a question asked inside a subgraph: the subgraph's namespace (``<node>:<task id>``
+    #: or ``<node>``). Answer by ``interrupt_id`` on the thread as for any question.
+    namespace: str | None = None
 
     def to_dict(self) -> dict[str, JSON]:
         """The wire JSON."""
@@ -569,6 +572,8 @@ class Interrupt(_Serializable):
         )
         if self.deadline is not None:
             out["deadline"] = format_timestamp(self.deadline)
+        if self.namespace is not None:
+            out["namespace"] = self.namespace
         return out
 
     @classmethod
@@ -587,6 +592,7 @@ class Interrupt(_Serializable):
             node=_require_text("node", _get(data, "node"), allow_empty=True),
             value=data["value"],
             deadline=None if deadline is None else parse_timestamp(deadline, "deadline"),
+            namespace=None if data.get("namespace") is None else _require_text("namespace", data["namespace"]),
         )
 
 
