@@ -43,11 +43,14 @@ public struct ToolReviewState: GraphState, Equatable {
 ///
 /// The model is a deterministic script (``ScriptedModel``): no network.
 public enum ToolReviewExample {
-    /// The review policies: every decision is allowed for both tools, and edited arguments
-    /// must satisfy the tool's argument schema (``LocalTools/argumentSchemas``).
+    /// The review policies: every decision for `weather`; approve, edit or reject for
+    /// `calculator` (a reviewer may not make up its result). Edited arguments must satisfy the
+    /// tool's argument schema (``LocalTools/argumentSchemas``).
     public static let policies: [String: ToolReviewPolicy] = [
         "weather": .all(description: "The model wants to look up the weather. Run it?", argumentsSchema: LocalTools.argumentSchemas["weather"]),
-        "calculator": .all(description: "The model wants to calculate. Run it?", argumentsSchema: LocalTools.argumentSchemas["calculator"]),
+        "calculator": ToolReviewPolicy(
+            allowedDecisions: [.approve, .edit, .reject], description: "The model wants to calculate. Run it?",
+            argumentsSchema: LocalTools.argumentSchemas["calculator"]),
     ]
 
     /// The review node's component: one batched interrupt per assistant message.
