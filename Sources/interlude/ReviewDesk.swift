@@ -82,10 +82,30 @@ struct ReviewDesk {
         var lines = StdinLines.stream().makeAsyncIterator()
         var completed = Set<String>()
         console.say("Waiting for interrupts (the first consumer-group join takes a few seconds)...")
+        // Reviews answered from here, by the resume's command id: a refused answer asks again.
+        var sent: [String: JSONValue] = [:]
         for try await event in consumer.events {
             guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)) else { continue }
+            var review: JSONValue?
             switch json["type"]?.stringValue {
             case "interrupt":
+                review = json
+            case "rejected":
+                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?"): command refused (\(json["reason"]?.stringValue ?? "?")): \(json["message"]?.stringValue ?? "")")
+                if json["reason"] == "invalid_value", let id = json["command_id"]?.stringValue, let again = sent.removeValue(forKey: id) {
+                    console.say("   the question is still open; answer it again")
+                    review = again
+                }
+            case "completed":
+                let thread = json["thread_id"]?.stringValue ?? "?"
+                completed.insert(thread)
+                console.say("-- thread \(thread) completed: \(summary(json["values"]))")
+            case "failed":
+                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?") failed: \(json["reason"]?.stringValue ?? "?")")
+            default:
+                break
+            }
+            if let json = review {
                 console.say("")
                 console.say("== thread \(json["thread_id"]?.stringValue ?? "?") asks (\(json["graph"]?.stringValue ?? "?") / node \(json["node"]?.stringValue ?? "?")):")
                 console.say(pretty(json["value"] ?? .null).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
@@ -102,6 +122,7 @@ struct ReviewDesk {
                     switch AnswerPresets.command(for: line, review: json) {
                     case .success(let command):
                         try await client.send(command)
+                        sent[command.id] = json
                         console.say("   sent \(command.type) \(command.id)")
                     case .failure(let explanation):
                         console.say("   \(explanation)")
@@ -109,16 +130,6 @@ struct ReviewDesk {
                     }
                     break
                 }
-            case "completed":
-                let thread = json["thread_id"]?.stringValue ?? "?"
-                completed.insert(thread)
-                console.say("-- thread \(thread) completed: \(summary(json["values"]))")
-            case "rejected":
-                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?"): command refused (\(json["reason"]?.stringValue ?? "?")): \(json["message"]?.stringValue ?? "")")
-            case "failed":
-                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?") failed: \(json["reason"]?.stringValue ?? "?")")
-            default:
-                break
             }
             if let expectedCompletions, completed.count >= expectedCompletions {
                 console.say("")
