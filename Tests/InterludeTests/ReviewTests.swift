@@ -69,6 +69,16 @@ struct ReviewTests {
         #expect(try Self.request.response(from: [["type": "accept", "args": .null]]).decisions == [.approve])
     }
 
+    @Test("arguments that happen to be {action, args} are the tool's own unless action names the tool (Agent Inbox's form)")
+    func inboxEditIsNotGuessed() throws {
+        let request = ReviewRequest(
+            actionRequests: [ActionRequest(id: "c1", name: "run_job", args: ["action": "build", "args": [:]])],
+            reviewConfigs: [ReviewConfig(actionName: "run_job", allowedDecisions: [.edit])])
+        let own: JSONValue = ["action": "deploy", "args": ["env": "prod"]]
+        #expect(try request.response(from: ["type": "edit", "args": own]).decisions == [.edit(arguments: own)])
+        #expect(try request.response(from: ["type": "edit", "args": ["action": "run_job", "args": own]]).decisions == [.edit(arguments: own)])
+    }
+
     @Test("edits that rename the tool, break the schema or are not allowed are refused with the allowed set")
     func refusedAnswers() {
         func message(_ answer: JSONValue) -> String {

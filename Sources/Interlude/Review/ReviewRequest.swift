@@ -175,9 +175,12 @@ public enum ReviewDecision: Sendable, Equatable, Codable {
             if let action = json["edited_action"] {
                 arguments = action["args"]
                 renamed = action["name"]?.stringValue
-            } else if let inbox = arguments, let action = inbox["action"]?.stringValue, let inner = inbox["args"] {
-                arguments = inner
-                renamed = action
+            } else if let inbox = arguments?.objectValue, Set(inbox.keys) == ["action", "args"], let action = inbox["action"]?.stringValue,
+                name == nil || action == name
+            {
+                // Agent Inbox's {action, args}; arguments of a tool that really takes "action"
+                // and "args" are read as they are when "action" is not the tool's name.
+                arguments = inbox["args"]
             }
             guard let arguments, arguments.objectValue != nil else {
                 throw GraphError(.invalidResumeValue, "an edit decision needs the new arguments as a JSON object in \"args\", got \(json.shortDescription)")
