@@ -60,8 +60,9 @@ public enum ToolReviewExample {
     public static let name = "tool-review"
     /// The name the breakpoint graph is registered under.
     public static let breakpointName = "tool-review-breakpoint"
-    /// The graph version stored in its checkpoints.
-    public static let version = 1
+    /// The graph version stored in its checkpoints. Version 2 asks with a ``ReviewRequest``
+    /// (version 1 asked `{prompt, call}` and took `{action, arguments, feedback}`).
+    public static let version = 2
 
     /// Builds and compiles the graph that asks inside a `review` node.
     /// - Parameters:

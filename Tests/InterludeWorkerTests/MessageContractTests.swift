@@ -44,7 +44,7 @@ struct MessageContractTests {
         let record = InterruptRecord(
             id: "i-1", threadID: "t", checkpointID: CheckpointID.next(), taskID: "task", node: "review", value: built,
             status: .pending, deadline: nil, onTimeout: nil, createdAt: Date())
-        #expect(try Self.validator("interrupt").errors(EventMessages.review(record, graph: GraphIdentity(name: "tool-review", version: 1), at: Date())).isEmpty)
+        #expect(try Self.validator("interrupt").errors(EventMessages.review(record, graph: GraphIdentity(name: ToolReviewExample.name, version: ToolReviewExample.version), at: Date())).isEmpty)
         let answer = ReviewResponse(decisions: [.approve, .edit(arguments: ["city": "Oslo"]), .reject(message: "no"), .reject(message: nil), .respond(message: "6°C")])
         #expect(try Self.validator("review_response").errors(answer.json).isEmpty, "\(answer.json)")
     }
