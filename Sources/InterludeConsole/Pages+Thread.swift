@@ -44,7 +44,8 @@ extension Pages {
         let kept = refusal?.form ?? [:]
         func field(_ name: String, _ fallback: String) -> String { HTML.escape(kept[name] ?? fallback) }
         var html = "<div class=\"card question\" id=\"question-\(HTML.escape(interrupt.id))\">"
-        html += "<p><strong>\(HTML.escape(interrupt.value["prompt"]?.stringValue ?? "Question from node \(interrupt.node)"))</strong></p>"
+        let prompt = interrupt.value["prompt"]?.stringValue ?? ReviewRequest(json: interrupt.value)?.actionRequests.first?.description
+        html += "<p><strong>\(HTML.escape(prompt ?? "Question from node \(interrupt.node)"))</strong></p>"
         html += "<p class=\"note\">Node \(HTML.escape(interrupt.node)) · asked \(HTML.escape(HTML.time(interrupt.createdAt))) · deadline \(HTML.escape(HTML.deadline(interrupt.deadline, now: now)))"
         if let onTimeout = interrupt.onTimeout { html += " · on timeout: \(HTML.escape(onTimeout.json.description))" }
         if let namespace = interrupt.namespace { html += " · asked inside the subgraph \(HTML.escape(namespace))" }
@@ -61,10 +62,29 @@ extension Pages {
         case .approval:
             html += form + "<label>Comment (optional for approve, the reason for reject)<textarea name=\"comment\" id=\"comment\" rows=\"2\">\(field("comment", ""))</textarea></label>"
             html += "<button class=\"approve\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button><button class=\"reject\" name=\"decision\" value=\"reject\" id=\"reject\">Reject</button></form>"
-        case .toolCall(let arguments):
-            html += form + "<label>Arguments (JSON; edit them and press Edit and run)<textarea name=\"arguments\" id=\"arguments\" rows=\"5\">\(field("arguments", HTML.pretty(arguments)))</textarea></label>"
-            html += "<label>Feedback for the model (for reject)<textarea name=\"feedback\" id=\"feedback\" rows=\"2\">\(field("feedback", ""))</textarea></label>"
-            html += "<button class=\"approve\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button><button name=\"decision\" value=\"edit\" id=\"edit\">Edit and run</button><button class=\"reject\" name=\"decision\" value=\"reject\" id=\"reject\">Reject</button></form>"
+        case .toolReview(let request):
+            let action = request.actionRequests[0]
+            let allowed = request.config(for: action.name)?.allowedDecisions ?? []
+            html += form + "<p class=\"tool-call\" id=\"tool-call\">Tool <code>\(HTML.escape(action.name))</code> · call <code>\(HTML.escape(action.id))</code> · allowed: \(HTML.escape(allowed.map(\.rawValue).joined(separator: ", ")))</p>"
+            if allowed.contains(.edit) {
+                html += "<label>Arguments (JSON; edit them and press Edit and run)<textarea name=\"arguments\" id=\"arguments\" rows=\"5\">\(field("arguments", HTML.pretty(action.args)))</textarea></label>"
+                if let schema = request.config(for: action.name)?.argsSchema {
+                    html += "<details><summary>Argument schema</summary><pre id=\"args-schema\">\(HTML.escape(HTML.pretty(schema.json)))</pre></details>"
+                }
+            }
+            if allowed.contains(.reject) {
+                html += "<label>Feedback for the model (for reject)<textarea name=\"feedback\" id=\"feedback\" rows=\"2\">\(field("feedback", ""))</textarea></label>"
+            }
+            if allowed.contains(.respond) {
+                html += "<label>The tool's result (for respond: you answer in the tool's place)<textarea name=\"response\" id=\"response\" rows=\"2\">\(field("response", ""))</textarea></label>"
+            }
+            let buttons: [ReviewDecisionType: String] = [
+                .approve: "<button class=\"approve\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>",
+                .edit: "<button name=\"decision\" value=\"edit\" id=\"edit\">Edit and run</button>",
+                .reject: "<button class=\"reject\" name=\"decision\" value=\"reject\" id=\"reject\">Reject</button>",
+                .respond: "<button name=\"decision\" value=\"respond\" id=\"respond\">Respond</button>",
+            ]
+            html += allowed.compactMap { buttons[$0] }.joined() + "</form>"
         case .draftEdit(let draft):
             html += form + "<label>Draft<textarea name=\"draft\" id=\"draft\" rows=\"6\">\(field("draft", draft))</textarea></label>"
             html += "<button class=\"approve\" name=\"decision\" value=\"edit\" id=\"edit\">Save the edited draft</button><button name=\"decision\" value=\"keep\" id=\"keep\">Keep the draft as it is</button></form>"

@@ -1,16 +1,18 @@
 import Foundation
 import Interlude
 
-/// How the console offers answers to an interrupt value. Until the review-request shape of
-/// issue 10 lands, the value is raw JSON: buttons appear only where its shape is obvious, and
-/// a JSON answer box is always there.
+/// How the console offers answers to an interrupt value: a tool-call review request
+/// (``ReviewRequest``) gets one button per allowed decision; other values get buttons only where
+/// their shape is obvious, and a JSON answer box is always there.
 enum QuestionShape: Equatable {
     /// `{prompt, recipient, draft}` (the approval example): approve, or reject with a comment.
     /// Answers `{"approved": true|false, "comment": ...}`.
     case approval
-    /// `{prompt, call: {name, arguments}}` (the tool-review example): approve, edit the
-    /// arguments, or reject with feedback. Answers `{"action": ..., "arguments"|"feedback": ...}`.
-    case toolCall(arguments: JSONValue)
+    /// A review request with one tool call: one button per allowed decision (approve, edit the
+    /// arguments, reject with feedback, respond as the tool). Answers `{"decisions": [d]}`,
+    /// which the worker checks against the policy. A request with several calls is answered
+    /// with the JSON box.
+    case toolReview(ReviewRequest)
     /// `{prompt, draft}` without a recipient (the edit-state example): replace the draft or keep
     /// it. Answers `{"draft": text}` or `{}`.
     case draftEdit(draft: String)
@@ -20,8 +22,8 @@ enum QuestionShape: Equatable {
     init(_ value: JSONValue) {
         if value["recipient"]?.stringValue != nil, value["draft"]?.stringValue != nil {
             self = .approval
-        } else if let call = value["call"], call["name"]?.stringValue != nil, let arguments = call["arguments"] {
-            self = .toolCall(arguments: arguments)
+        } else if let request = ReviewRequest(json: value), request.actionRequests.count == 1 {
+            self = .toolReview(request)
         } else if let draft = value["draft"]?.stringValue {
             self = .draftEdit(draft: draft)
         } else {
@@ -41,12 +43,19 @@ enum QuestionShape: Equatable {
             return comment.isEmpty ? ["approved": true] : ["approved": true, "comment": .string(comment)]
         case (.approval, "reject"):
             return ["approved": false, "comment": .string(text("comment"))]
-        case (.toolCall, "approve"):
-            return ["action": "approve"]
-        case (.toolCall, "edit"):
-            return ["action": "edit", "arguments": try Self.parseJSON(form["arguments"] ?? "", field: "arguments")]
-        case (.toolCall, "reject"):
-            return ["action": "reject", "feedback": .string(text("feedback"))]
+        case (.toolReview(let request), _) where !request.allows(decision):
+            let allowed = request.reviewConfigs.first?.allowedDecisions.map(\.rawValue).joined(separator: ", ") ?? "none"
+            throw AnswerError("the decision '\(decision)' is not allowed for this tool call; allowed: \(allowed)")
+        case (.toolReview, "approve"):
+            return ReviewResponse(.approve).json
+        case (.toolReview, "edit"):
+            return ReviewResponse(.edit(arguments: try Self.parseJSON(form["arguments"] ?? "", field: "arguments"))).json
+        case (.toolReview, "reject"):
+            let feedback = text("feedback")
+            return ReviewResponse(.reject(message: feedback.isEmpty ? nil : feedback)).json
+        case (.toolReview, "respond"):
+            guard !text("response").isEmpty else { throw AnswerError("the tool result is empty: write what the tool should return, then press Respond") }
+            return ReviewResponse(.respond(message: text("response"))).json
         case (.draftEdit, "edit"):
             return ["draft": .string(form["draft"] ?? "")]
         case (.draftEdit, "keep"):
@@ -65,6 +74,14 @@ enum QuestionShape: Equatable {
         } catch {
             throw AnswerError("the \(field) is not valid JSON (\(error)); correct it and answer again")
         }
+    }
+}
+
+extension ReviewRequest {
+    /// `true` when `decision` names a decision the first call's tool allows.
+    func allows(_ decision: String) -> Bool {
+        guard let type = ReviewDecisionType(rawValue: decision), let first = actionRequests.first else { return false }
+        return config(for: first.name)?.allowedDecisions.contains(type) == true
     }
 }
 

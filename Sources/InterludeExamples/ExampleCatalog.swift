@@ -12,7 +12,7 @@ public enum ExampleCatalog {
     public static let entries: [Entry] = [
         Entry(name: ApprovalExample.name, summary: "draft an email, approve or reject it before it is sent"),
         Entry(name: EditStateExample.name, summary: "a human edits the draft before it is published"),
-        Entry(name: ToolReviewExample.name, summary: "approve, edit or reject a model's tool call before it runs"),
+        Entry(name: ToolReviewExample.name, summary: "approve, edit, reject or answer a model's tool call before it runs (ToolCallReview)"),
         Entry(name: ValidatedInputExample.name, summary: "ask again until the answer is valid (age 18 or older)"),
         Entry(name: MultiQuestionExample.name, summary: "two questions in one node: name, then email"),
         Entry(name: ConditionalInterruptExample.name, summary: "ask a human only when the classifier's confidence is below 0.8"),

@@ -8,6 +8,19 @@ public enum LocalTools {
     /// (`{"a": 6, "op": "*", "b": 7}`).
     public static let names = ["weather", "calculator"]
 
+    /// The tools' argument schemas (JSON Schema), by tool name: what a reviewer's edit must
+    /// satisfy.
+    public static let argumentSchemas: [String: ArgumentsSchema] = [
+        "weather": ArgumentsSchema([
+            "type": "object", "required": ["city"], "additionalProperties": false,
+            "properties": ["city": ["type": "string", "minLength": 1, "description": "A city name, e.g. Lisbon"]],
+        ]),
+        "calculator": ArgumentsSchema([
+            "type": "object", "required": ["a", "op", "b"], "additionalProperties": false,
+            "properties": ["a": ["type": "number"], "op": ["enum": ["+", "-", "*", "/"]], "b": ["type": "number"]],
+        ]),
+    ]
+
     /// The weather table, by lower-cased city name.
     public static let weatherTable: [String: String] = [
         "lisbon": "24°C, sunny", "paris": "18°C, cloudy", "london": "14°C, light rain",

@@ -26,55 +26,16 @@ public struct ToolReviewState: GraphState, Equatable {
     }
 }
 
-/// What the `review` node asks: may this tool call run?
-public struct ToolReviewQuestion: Codable, Sendable, Equatable {
-    /// The question text.
-    public var prompt: String
-    /// The proposed call.
-    public var call: ToolCall
-}
-
-/// The reviewer's decision on a tool call.
-public struct ToolReviewAnswer: Codable, Sendable, Equatable {
-    /// What to do with the call.
-    public enum Action: String, Codable, Sendable {
-        /// Run the call as proposed.
-        case approve
-        /// Run the call with ``ToolReviewAnswer/arguments`` instead.
-        case edit
-        /// Do not run it; tell the model ``ToolReviewAnswer/feedback``.
-        case reject
-    }
-
-    /// The decision.
-    public var action: Action
-    /// The replacement arguments, for `.edit`.
-    public var arguments: JSONValue?
-    /// Why it was rejected, for `.reject`.
-    public var feedback: String?
-
-    /// Creates an answer.
-    public init(action: Action, arguments: JSONValue? = nil, feedback: String? = nil) {
-        self.action = action
-        self.arguments = arguments
-        self.feedback = feedback
-    }
-
-    /// Run the call as proposed.
-    public static let approve = ToolReviewAnswer(action: .approve)
-    /// Run the call with other arguments.
-    public static func edit(_ arguments: JSONValue) -> ToolReviewAnswer { ToolReviewAnswer(action: .edit, arguments: arguments) }
-    /// Refuse the call and tell the model why.
-    public static func reject(_ feedback: String) -> ToolReviewAnswer { ToolReviewAnswer(action: .reject, feedback: feedback) }
-}
-
 /// Review a tool call before it runs: a scripted model proposes a call in a `[Message]`
-/// field; a human approves it, edits its arguments, or rejects it with feedback.
+/// field; a human approves it, edits its arguments, rejects it with feedback, or answers in
+/// the tool's place, through ``ToolCallReview`` and the policies in ``policies``.
 ///
 /// ``makeGraph(checkpointer:clock:)``: `START -> agent -> review -> tools -> agent -> END`,
-/// where `review` interrupts with a ``ToolReviewQuestion``. An edit rewrites the assistant
-/// message (same id, so the message reducer replaces it) and `tools` runs the edited call;
-/// a rejection adds a tool message with the feedback and goes back to `agent`.
+/// where `review` interrupts with a ``ReviewRequest`` (answer with a ``ReviewResponse``, or
+/// Agent Inbox `HumanResponse`s). An edit rewrites the assistant message (same id, so the
+/// message reducer replaces it) and `tools` runs the edited call; a rejection or a response
+/// adds a tool message and goes back to `agent`. An answer outside the policy (a decision not
+/// allowed, arguments that break the tool's schema) is refused before any node runs.
 ///
 /// ``makeBreakpointGraph(checkpointer:clock:)`` does the same with a static breakpoint:
 /// the run pauses before `tools`; edit the call with `updateState(asNode: "agent")` and
@@ -82,12 +43,26 @@ public struct ToolReviewAnswer: Codable, Sendable, Equatable {
 ///
 /// The model is a deterministic script (``ScriptedModel``): no network.
 public enum ToolReviewExample {
+    /// The review policies: every decision for `weather`; approve, edit or reject for
+    /// `calculator` (a reviewer may not make up its result). Edited arguments must satisfy the
+    /// tool's argument schema (``LocalTools/argumentSchemas``).
+    public static let policies: [String: ToolReviewPolicy] = [
+        "weather": .all(description: "The model wants to look up the weather. Run it?", argumentsSchema: LocalTools.argumentSchemas["weather"]),
+        "calculator": ToolReviewPolicy(
+            allowedDecisions: [.approve, .edit, .reject], description: "The model wants to calculate. Run it?",
+            argumentsSchema: LocalTools.argumentSchemas["calculator"]),
+    ]
+
+    /// The review node's component: one batched interrupt per assistant message.
+    public static let review = ToolCallReview(messages: \ToolReviewState.messages, policies: policies)
+
     /// The name the interrupt graph is registered under.
     public static let name = "tool-review"
     /// The name the breakpoint graph is registered under.
     public static let breakpointName = "tool-review-breakpoint"
-    /// The graph version stored in its checkpoints.
-    public static let version = 1
+    /// The graph version stored in its checkpoints. Version 2 asks with a ``ReviewRequest``
+    /// (version 1 asked `{prompt, call}` and took `{action, arguments, feedback}`).
+    public static let version = 2
 
     /// Builds and compiles the graph that asks inside a `review` node.
     /// - Parameters:
@@ -99,24 +74,7 @@ public enum ToolReviewExample {
     ) throws -> CompiledGraph<ToolReviewState> {
         var graph = StateGraph<ToolReviewState>()
         graph.addNode("agent") { state in .update(\.messages, [ScriptedModel.respond(to: state.messages)]) }
-        graph.addNode("review", destinations: ["tools", "agent"]) { state in
-            guard let last = state.messages.last, let call = state.pendingCall else { return .goto(END) }
-            let answer: ToolReviewAnswer = try await interrupt(
-                ToolReviewQuestion(prompt: "The model wants to call \(call.name). Run it?", call: call))
-            switch answer.action {
-            case .approve:
-                return .goto("tools")
-            case .edit:
-                var edited = last
-                edited.toolCalls[0].arguments = answer.arguments ?? call.arguments
-                return .goto("tools", update: .append(\.messages, edited))
-            case .reject:
-                let feedback = answer.feedback ?? "no reason given"
-                let reply = Message(
-                    id: "tool-\(call.id)", role: .tool, content: "rejected by the reviewer: \(feedback)", toolCallID: call.id)
-                return .goto("agent", update: .append(\.messages, reply))
-            }
-        }
+        graph.addNode("review", destinations: ["tools", "agent"], context: review.node(tools: "tools", model: "agent"))
         graph.addNode("tools") { state in try runTools(state) }
         graph.addEdge(START, "agent")
         graph.addConditionalEdges("agent", destinations: ["review", END]) { state in state.pendingCall == nil ? END : "review" }
@@ -143,13 +101,15 @@ public enum ToolReviewExample {
             name: breakpointName, version: version, checkpointer: checkpointer, interruptBefore: ["tools"], clock: clock)
     }
 
-    /// The `tools` node: runs every call of the last assistant message with ``LocalTools``.
+    /// The `tools` node: runs the calls of the last assistant message that no tool message
+    /// answers yet (a review may have rejected or answered some) with ``LocalTools``.
     static func runTools(_ state: ToolReviewState) throws -> Command<ToolReviewState> {
-        guard let last = state.messages.last, last.role == .assistant, !last.toolCalls.isEmpty else {
-            throw GraphError(.invalidUpdate, "tools ran but the last message has no tool call")
+        let calls = ToolCallReview<ToolReviewState>.callsToRun(in: state.messages)
+        guard !calls.isEmpty else {
+            throw GraphError(.invalidUpdate, "tools ran but the last message has no tool call left to run")
         }
         var update = Update<ToolReviewState>()
-        for call in last.toolCalls {
+        for call in calls {
             let output = LocalTools.run(call)
             update = update.append(\.messages, Message(id: "tool-\(call.id)", role: .tool, content: output, toolCallID: call.id))
                 .append(\.executed, LocalTools.describe(call))

@@ -50,32 +50,21 @@ struct DemoCase: Sendable {
         let app = try ToolReviewExample.makeGraph(checkpointer: context.checkpointer, clock: context.clock)
         let input = ToolReviewState(question: "What is the weather in Lisbon?")
         return try await drive(app, input: input, context: context) { interrupt in
-            let question = try interrupt.value(as: ToolReviewQuestion.self)
-            let shown = [question.prompt, LocalTools.describe(question.call)]
-            return try ask(context, interrupt, shown, auto: (try Reply.encode(ToolReviewAnswer.approve), "approve")) { console in
-                while true {
-                    guard let line = console.ask("approve | edit {json arguments} | reject [feedback]   (blank = approve)") else {
-                        return try Reply.encode(ToolReviewAnswer.approve)
-                    }
-                    let (word, rest) = split(line)
-                    switch word {
-                    case "approve", "a", "yes", "y":
-                        return try Reply.encode(ToolReviewAnswer.approve)
-                    case "reject", "r", "no", "n":
-                        return try Reply.encode(ToolReviewAnswer.reject(rest ?? "rejected in the demo"))
-                    case "edit", "e":
-                        guard let json = rest ?? console.ask("arguments as JSON, e.g. {\"city\": \"Oslo\"}   (blank = keep)") else {
-                            return try Reply.encode(ToolReviewAnswer.approve)
-                        }
-                        guard let arguments = try? JSONValue(json: Data(json.utf8)), arguments.objectValue != nil else {
-                            console.say("   that is not a JSON object; try again")
-                            continue
-                        }
-                        return try Reply.encode(ToolReviewAnswer.edit(arguments))
-                    default:
-                        console.say("   '\(line)' is not an answer here")
-                    }
+            guard let request = ReviewRequest(json: interrupt.value) else {
+                throw DemoError("the tool-review example asked something that is not a review request: \(interrupt.value)")
+            }
+            let shown = request.actionRequests.flatMap { action in
+                [action.description ?? action.name, "\(action.name)(\(action.args))   allowed: "
+                    + (request.config(for: action.name)?.allowedDecisions.map(\.rawValue).joined(separator: ", ") ?? "none")]
+            }
+            let approveAll = Reply.answer(ReviewResponse(decisions: request.actionRequests.map { _ in .approve }).json)
+            return ask(context, interrupt, shown, auto: (approveAll, "approve")) { console in
+                var decisions: [ReviewDecision] = []
+                for action in request.actionRequests {
+                    decisions.append(askDecision(console, action, single: ReviewRequest(
+                        actionRequests: [action], reviewConfigs: request.reviewConfigs.filter { $0.actionName == action.name })))
                 }
+                return .answer(ReviewResponse(decisions: decisions).json)
             }
         }
     }
@@ -202,4 +191,41 @@ private func split(_ line: String) -> (String, String?) {
     let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
     let rest = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
     return (parts.first?.lowercased() ?? "", rest?.isEmpty == true ? nil : rest)
+}
+
+/// Asks for one decision on one call until the answer fits the call's policy (checked with the
+/// same rules the runtime applies, so the resume is never refused).
+private func askDecision(_ console: Console, _ action: ActionRequest, single request: ReviewRequest) -> ReviewDecision {
+    while true {
+        guard let line = console.ask("\(action.name): approve | edit {json arguments} | reject [feedback] | respond <tool result>   (blank = approve)")
+        else { return .approve }
+        let (word, rest) = split(line)
+        let decision: ReviewDecision
+        switch word {
+        case "approve", "a", "yes", "y":
+            decision = .approve
+        case "reject", "r", "no", "n":
+            decision = .reject(message: rest ?? "rejected in the demo")
+        case "respond", "answer":
+            decision = .respond(message: rest ?? console.ask("the tool's result, as text") ?? "")
+        case "edit", "e":
+            guard let json = rest ?? console.ask("arguments as JSON, e.g. {\"city\": \"Oslo\"}   (blank = keep)") else { return .approve }
+            guard let arguments = try? JSONValue(json: Data(json.utf8)), arguments.objectValue != nil else {
+                console.say("   that is not a JSON object; try again")
+                continue
+            }
+            decision = .edit(arguments: arguments)
+        default:
+            console.say("   '\(line)' is not an answer here")
+            continue
+        }
+        do {
+            _ = try request.response(from: ReviewResponse(decision).json)
+            return decision
+        } catch let error as GraphError {
+            console.say("   refused: \(error.message)")
+        } catch {
+            console.say("   refused: \(error)")
+        }
+    }
 }

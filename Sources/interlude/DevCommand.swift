@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Interlude
+import InterludeExamples
 import InterludeKafka
 import InterludePostgres
 import InterludeWorker
@@ -32,6 +33,9 @@ struct DevCommand: AsyncParsableCommand {
 
     @Option(help: "Runs to start for the interactive review. Default: 3.")
     var runs = 3
+
+    @Option(help: "Tool-review runs to start as well (the tool-review example: approve, edit, reject or respond to a tool call). Default: 0.")
+    var toolReviews = 0
 
     @Option(help: "Worker processes. Default: 2.")
     var workers = 2
@@ -157,14 +161,21 @@ struct DevCommand: AsyncParsableCommand {
                     id: "dev-run-\(UUID().uuidString.lowercased())", threadID: "dev-\(name)-\(i)",
                     body: .run(graph: graph, input: input(name), config: nil, ifBusy: .reject)))
             }
+            for i in 0..<toolReviews {
+                let question = i % 2 == 0 ? "What is the weather in Lisbon?" : "What is 6 * 7?"
+                let messages = try JSONValue(encoding: ToolReviewState(question: question).messages)
+                try await client.send(CommandMessage(
+                    id: "dev-run-\(UUID().uuidString.lowercased())", threadID: "dev-tools-\(i)",
+                    body: .run(graph: ToolReviewExample.name, input: ["messages": messages], config: nil, ifBusy: .reject)))
+            }
             await producer.close()
-            console.say("Started \(runs) \(graph) runs.")
+            console.say("Started \(runs) \(graph) runs\(toolReviews > 0 ? " and \(toolReviews) tool-review runs" : "").")
             if serve {
                 console.say("Serving: answer with 'interlude review' in another terminal (set -a; . .interlude/dev.env; set +a first). Ctrl-C stops everything.")
                 // The signal handler stops the workers and PostgreSQL and exits.
                 while true { try await Task.sleep(for: .seconds(3600)) }
             }
-            try await ReviewDesk(environment: environment, logger: logger).interactive(expectedCompletions: runs)
+            try await ReviewDesk(environment: environment, logger: logger).interactive(expectedCompletions: runs + toolReviews)
         }
     }
 }

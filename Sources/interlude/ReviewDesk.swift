@@ -7,8 +7,16 @@ import Synchronization
 
 /// What a reviewer can type, per graph: short answers for the example graphs, raw JSON for any.
 enum AnswerPresets {
-    static func help(graph: String) -> String {
-        switch graph {
+    static func help(graph: String, value: JSONValue? = nil) -> String {
+        if let request = value.flatMap(ReviewRequest.init(json:)) {
+            let allowed = request.reviewConfigs.flatMap(\.allowedDecisions).reduce(into: [ReviewDecisionType]()) { if !$0.contains($1) { $0.append($1) } }
+            let words: [ReviewDecisionType: String] = [
+                .approve: "a = approve", .edit: "e {json} = edit the arguments", .reject: "r [feedback] = reject", .respond: "respond <text> = answer as the tool",
+            ]
+            let one = request.actionRequests.count == 1 ? allowed.compactMap { words[$0] }.joined(separator: ", ") + ", or " : ""
+            return one + "a JSON answer {\"decisions\": [...]} with one decision per call (allowed: \(allowed.map(\.rawValue).joined(separator: ", ")))"
+        }
+        return switch graph {
         case "approval": "a = approve, r = reject, e <text> = edit the draft and ask again, or a JSON answer"
         case "subgraph-review": "a = approve, r = reject, e <text> = publish this text instead, or a JSON answer"
         default: "type the answer as JSON (e.g. true, \"text\", {\"field\": 1})"
@@ -25,6 +33,20 @@ enum AnswerPresets {
             CommandMessage(id: id, threadID: thread, body: .resume(value: nil, values: [interrupt: value], checkpointID: nil))
         }
         let text = line.trimmingCharacters(in: .whitespaces)
+        if let request = review["value"].flatMap(ReviewRequest.init(json:)), request.actionRequests.count == 1 {
+            let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
+            let rest = parts.count > 1 ? parts[1] : nil
+            let decision: ReviewDecision? =
+                switch parts.first?.lowercased() ?? "" {
+                case "a", "approve", "y", "yes": .approve
+                case "r", "reject", "n", "no": .reject(message: rest ?? "rejected in review")
+                case "respond": rest.map { .respond(message: $0) }
+                case "e", "edit": rest.flatMap { try? JSONValue(json: Data($0.utf8)) }.map { .edit(arguments: $0) }
+                default: nil
+                }
+            // The worker checks the decision against the policy and says why if it refuses.
+            if let decision { return .success(resume(ReviewResponse(decision).json)) }
+        }
         if graph == "approval" {
             switch text.lowercased() {
             case "a", "approve", "y", "yes": return .success(resume(["approved": true, "comment": "approved in review"]))
@@ -73,17 +95,37 @@ struct ReviewDesk {
         var lines = StdinLines.stream().makeAsyncIterator()
         var completed = Set<String>()
         console.say("Waiting for interrupts (the first consumer-group join takes a few seconds)...")
+        // Reviews answered from here, by the resume's command id: a refused answer asks again.
+        var sent: [String: JSONValue] = [:]
         for try await event in consumer.events {
             guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)) else { continue }
+            var review: JSONValue?
             switch json["type"]?.stringValue {
             case "interrupt":
+                review = json
+            case "rejected":
+                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?"): command refused (\(json["reason"]?.stringValue ?? "?")): \(json["message"]?.stringValue ?? "")")
+                if json["reason"] == "invalid_value", let id = json["command_id"]?.stringValue, let again = sent.removeValue(forKey: id) {
+                    console.say("   the question is still open; answer it again")
+                    review = again
+                }
+            case "completed":
+                let thread = json["thread_id"]?.stringValue ?? "?"
+                completed.insert(thread)
+                console.say("-- thread \(thread) completed: \(summary(json["values"]))")
+            case "failed":
+                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?") failed: \(json["reason"]?.stringValue ?? "?")")
+            default:
+                break
+            }
+            if let json = review {
                 console.say("")
                 console.say("== thread \(json["thread_id"]?.stringValue ?? "?") asks (\(json["graph"]?.stringValue ?? "?") / node \(json["node"]?.stringValue ?? "?")):")
                 console.say(pretty(json["value"] ?? .null).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
                 if let namespace = json["namespace"]?.stringValue { console.say("   (asked inside the subgraph \(namespace))") }
                 if let deadline = json["deadline"]?.stringValue { console.say("   (answer before \(deadline))") }
                 while true {
-                    console.say("   \(AnswerPresets.help(graph: json["graph"]?.stringValue ?? ""))")
+                    console.say("   \(AnswerPresets.help(graph: json["graph"]?.stringValue ?? "", value: json["value"]))")
                     console.prompt("   > ")
                     guard let line = await lines.next() else {
                         console.say("(end of input: leaving the review desk; unanswered questions stay pending)")
@@ -94,6 +136,7 @@ struct ReviewDesk {
                     switch AnswerPresets.command(for: line, review: json) {
                     case .success(let command):
                         try await client.send(command)
+                        sent[command.id] = json
                         console.say("   sent \(command.type) \(command.id)")
                     case .failure(let explanation):
                         console.say("   \(explanation)")
@@ -101,16 +144,6 @@ struct ReviewDesk {
                     }
                     break
                 }
-            case "completed":
-                let thread = json["thread_id"]?.stringValue ?? "?"
-                completed.insert(thread)
-                console.say("-- thread \(thread) completed: \(summary(json["values"]))")
-            case "rejected":
-                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?"): command refused (\(json["reason"]?.stringValue ?? "?")): \(json["message"]?.stringValue ?? "")")
-            case "failed":
-                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?") failed: \(json["reason"]?.stringValue ?? "?")")
-            default:
-                break
             }
             if let expectedCompletions, completed.count >= expectedCompletions {
                 console.say("")

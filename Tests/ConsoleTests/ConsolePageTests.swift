@@ -20,10 +20,19 @@ struct ConsolePageTests {
         #expect(QuestionShape(approval) == .approval)
         #expect(try QuestionShape(approval).answer(decision: "approve", form: [:]) == ["approved": true])
         #expect(try QuestionShape(approval).answer(decision: "reject", form: ["comment": " no "]) == ["approved": false, "comment": "no"])
-        let tool: JSONValue = ["prompt": "Run?", "call": ["id": "c1", "name": "calculator", "arguments": ["a": 6]]]
-        #expect(QuestionShape(tool) == .toolCall(arguments: ["a": 6]))
-        #expect(try QuestionShape(tool).answer(decision: "edit", form: ["arguments": #"{"a": 7}"#]) == ["action": "edit", "arguments": ["a": 7]])
-        #expect(try QuestionShape(tool).answer(decision: "reject", form: ["feedback": "no"]) == ["action": "reject", "feedback": "no"])
+        let request = ReviewRequest(
+            actionRequests: [ActionRequest(id: "c1", name: "calculator", args: ["a": 6], description: "Run?")],
+            reviewConfigs: [ReviewConfig(actionName: "calculator", allowedDecisions: [.approve, .edit, .reject])])
+        let tool = request.json
+        #expect(QuestionShape(tool) == .toolReview(request))
+        #expect(try QuestionShape(tool).answer(decision: "approve", form: [:]) == ["decisions": [["type": "approve"]]])
+        #expect(try QuestionShape(tool).answer(decision: "edit", form: ["arguments": #"{"a": 7}"#]) == ["decisions": [["type": "edit", "args": ["a": 7]]]])
+        #expect(try QuestionShape(tool).answer(decision: "reject", form: ["feedback": "no"]) == ["decisions": [["type": "reject", "message": "no"]]])
+        let notAllowed = #expect(throws: AnswerError.self) { try QuestionShape(tool).answer(decision: "respond", form: ["response": "42"]) }
+        #expect(notAllowed?.description.contains("allowed: approve, edit, reject") == true)
+        var twoCalls = request
+        twoCalls.actionRequests.append(ActionRequest(id: "c2", name: "calculator", args: ["a": 1]))
+        #expect(QuestionShape(twoCalls.json) == .json)
         let draft: JSONValue = ["prompt": "Edit", "draft": "text"]
         #expect(QuestionShape(draft) == .draftEdit(draft: "text"))
         #expect(try QuestionShape(draft).answer(decision: "keep", form: [:]) == [:])

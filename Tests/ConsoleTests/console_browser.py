@@ -1,7 +1,7 @@
 """Drives the Interlude review console in headless Chromium (Debian's chromium and
 chromium-driver) with selenium. Started by ConsoleBrowserTests.swift, which has started the
 system, the console and four paused runs:
-  review-ana (approval), review-bo (approval), review-cy (edit-state), review-dee (tool-review).
+  review-ana (approval), review-bo (approval), review-cy (edit-state), review-dee (tool-review: one refused edit, then a valid one).
 Usage: python console_browser.py BASE_URL SCREENSHOT_DIR ACTOR_HEADER ACTOR
 Exits non-zero with a message on the first thing that is not as expected."""
 import json
@@ -159,6 +159,19 @@ def main():
         driver.find_element(By.ID, "edit").click()
         follow(driver, "completed")
         step("edited the draft of review-cy")
+
+        open_thread(driver, "review-dee")
+        buttons = [b.get_attribute("id") for b in driver.find_elements(By.CSS_SELECTOR, "form.answer button[name=decision]")]
+        expect(buttons == ["approve", "edit", "reject", "send-json"], f"the calculator review offers {buttons}, expected approve, edit, reject (and the JSON box)")
+        expect(len(driver.find_elements(By.ID, "args-schema")) == 1, "the tool's argument schema is not shown")
+        arguments = driver.find_element(By.ID, "arguments")
+        arguments.clear()
+        arguments.send_keys('{"a": 6, "op": "%", "b": 8}')
+        driver.find_element(By.ID, "edit").click()
+        text = follow(driver, "refused")
+        expect("$.op" in text and "invalid_value" in text, f"the out-of-schema edit was not refused in words: {text}")
+        shot(driver, "tool-refused")
+        step("an edit that breaks the tool's argument schema is refused by the worker, in words")
 
         open_thread(driver, "review-dee")
         arguments = driver.find_element(By.ID, "arguments")

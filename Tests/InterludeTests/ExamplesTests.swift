@@ -110,11 +110,12 @@ extension ExamplesTests {
             let app = try ToolReviewExample.makeGraph()
             let thread = exampleThread()
             let paused = try await app.invoke(ToolReviewState(question: "What is the weather in Lisbon?"), thread: thread)
-            let question = try paused.interrupts[0].value(as: ToolReviewQuestion.self)
-            #expect(question.call.name == "weather")
-            #expect(question.call.arguments == ["city": "Lisbon"])
+            let request = try #require(ReviewRequest(json: paused.interrupts[0].value))
+            #expect(request.actionRequests.map(\.name) == ["weather"])
+            #expect(request.actionRequests[0].args == ["city": "Lisbon"])
+            #expect(request.config(for: "weather")?.allowedDecisions == [.approve, .edit, .reject, .respond])
             #expect(paused.values.executed.isEmpty)
-            let done = try await app.resume(thread: thread, with: ToolReviewAnswer.approve)
+            let done = try await app.resume(thread: thread, with: ReviewResponse(.approve).json)
             #expect(done.status == .completed)
             #expect(done.values.executed == [#"weather({"city":"Lisbon"})"#])
             #expect(done.values.messages.map(\.role) == [.user, .assistant, .tool, .assistant])
@@ -126,7 +127,7 @@ extension ExamplesTests {
             let app = try ToolReviewExample.makeGraph()
             let thread = exampleThread()
             _ = try await app.invoke(ToolReviewState(question: "weather in paris?"), thread: thread)
-            let done = try await app.resume(thread: thread, with: ToolReviewAnswer.edit(["city": "Oslo"]))
+            let done = try await app.resume(thread: thread, with: ReviewResponse(.edit(arguments: ["city": "Oslo"])).json)
             #expect(done.values.executed == [#"weather({"city":"Oslo"})"#])
             #expect(done.values.messages.count == 4)
             #expect(done.values.messages[1].toolCalls.first?.arguments == ["city": "Oslo"])
@@ -138,7 +139,7 @@ extension ExamplesTests {
             let app = try ToolReviewExample.makeGraph()
             let thread = exampleThread()
             _ = try await app.invoke(ToolReviewState(question: "what is 6 * 7"), thread: thread)
-            let done = try await app.resume(thread: thread, with: ToolReviewAnswer.reject("do it in your head"))
+            let done = try await app.resume(thread: thread, with: ReviewResponse(.reject(message: "do it in your head")).json)
             #expect(done.status == .completed)
             #expect(done.values.executed.isEmpty)
             #expect(done.values.messages[2].role == .tool)
@@ -146,13 +147,40 @@ extension ExamplesTests {
             #expect(done.values.messages.last?.content.hasPrefix("Understood, I did not run the tool") == true)
         }
 
+        @Test("A response stands in for the tool: its text is the tool's result and the tool never runs")
+        func respond() async throws {
+            let app = try ToolReviewExample.makeGraph()
+            let thread = exampleThread()
+            _ = try await app.invoke(ToolReviewState(question: "weather in Tokyo"), thread: thread)
+            let done = try await app.resume(thread: thread, with: ReviewResponse(.respond(message: "Tokyo: typhoon warning")).json)
+            #expect(done.values.executed.isEmpty)
+            #expect(done.values.messages[2].role == .tool)
+            #expect(done.values.messages.last?.content == "Here is what I found: Tokyo: typhoon warning")
+        }
+
+        @Test("Edited arguments that break the tool's schema are refused and the review stays open")
+        func editRefused() async throws {
+            let app = try ToolReviewExample.makeGraph()
+            let thread = exampleThread()
+            _ = try await app.invoke(ToolReviewState(question: "what is 6 * 7"), thread: thread)
+            let error = await #expect(throws: GraphError.self) {
+                _ = try await app.resume(thread: thread, with: ReviewResponse(.edit(arguments: ["a": 6, "op": "%", "b": 7])).json)
+            }
+            #expect(error?.code == .invalidResumeValue)
+            #expect(error?.message.contains("$.op") == true)
+            let state = try #require(try await app.getState(thread: thread))
+            #expect(state.next == ["review"])
+            let done = try await app.resume(thread: thread, with: ReviewResponse(.edit(arguments: ["a": 6, "op": "+", "b": 7])).json)
+            #expect(done.values.messages[2].content == "6 + 7 = 13")
+        }
+
         @Test("The calculator tool computes the approved expression")
         func calculator() async throws {
             let app = try ToolReviewExample.makeGraph()
             let thread = exampleThread()
             let paused = try await app.invoke(ToolReviewState(question: "what is 6 * 7"), thread: thread)
-            #expect(try paused.interrupts[0].value(as: ToolReviewQuestion.self).call.name == "calculator")
-            let done = try await app.resume(thread: thread, with: ToolReviewAnswer.approve)
+            #expect(ReviewRequest(json: paused.interrupts[0].value)?.actionRequests.first?.name == "calculator")
+            let done = try await app.resume(thread: thread, with: ReviewResponse(.approve).json)
             #expect(done.values.messages[2].content == "6 * 7 = 42")
         }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Interlude
+import InterludeExamples
 import InterludeWorker
 import Testing
 
@@ -30,6 +31,30 @@ struct MessageContractTests {
         let errors = try Self.validator("interrupt").errors(example)
         #expect(errors.isEmpty, "interrupt-subgraph example: \(errors)")
         #expect(example["namespace"]?.stringValue?.hasPrefix("review:") == true)
+    }
+
+    @Test("the review request and response schemas accept their examples and what the library builds")
+    func reviewShapes() throws {
+        for name in ["review_request", "review_response"] {
+            let errors = try Self.validator(name).errors(try Self.load("schemas/kafka/examples/\(name).json"))
+            #expect(errors.isEmpty, "\(name) example: \(errors)")
+        }
+        let event = try Self.load("schemas/kafka/examples/interrupt_tool_review.json")
+        #expect(try Self.validator("interrupt").errors(event).isEmpty)
+        #expect(try Self.validator("review_request").errors(event["value"] ?? .null).isEmpty)
+        #expect(ReviewRequest(json: event["value"] ?? .null) != nil, "the example's value reads as a ReviewRequest")
+        let calls = [
+            ToolCall(id: "c1", name: "weather", arguments: ["city": "Lisbon"]),
+            ToolCall(id: "c2", name: "calculator", arguments: ["a": 6, "op": "*", "b": 7]),
+        ]
+        let built = ToolReviewExample.review.request(for: calls).json
+        #expect(try Self.validator("review_request").errors(built).isEmpty, "\(built)")
+        let record = InterruptRecord(
+            id: "i-1", threadID: "t", checkpointID: CheckpointID.next(), taskID: "task", node: "review", value: built,
+            status: .pending, deadline: nil, onTimeout: nil, createdAt: Date())
+        #expect(try Self.validator("interrupt").errors(EventMessages.review(record, graph: GraphIdentity(name: ToolReviewExample.name, version: ToolReviewExample.version), at: Date())).isEmpty)
+        let answer = ReviewResponse(decisions: [.approve, .edit(arguments: ["city": "Oslo"]), .reject(message: "no"), .reject(message: nil), .respond(message: "6°C")])
+        #expect(try Self.validator("review_response").errors(answer.json).isEmpty, "\(answer.json)")
     }
 
     @Test("the example commands decode, and decoded commands re-encode to valid messages", arguments: ["run", "resume", "update_state", "cancel"])

@@ -40,6 +40,37 @@ struct TerminalTests {
         }
     }
 
+    @Test("interlude dev --tool-reviews in a real terminal: an edit outside the tool's schema is refused with its reason and asked again; respond and reject finish the runs", .timeLimit(.minutes(4)))
+    func toolReviewDesk() async throws {
+        try await inSandbox { sandbox, tmux in
+            try await tmux.start("dev", in: sandbox.folder, "'\(try Paths.interlude())' dev --runs 1 --tool-reviews 2")
+            // Questions come in any order: answer each by the thread that asks. The weather
+            // call (dev-tools-0) is asked twice: its first answer breaks the tool's schema.
+            var weatherAnswers = [#"e {"city": 7}"#, "respond Lisbon: hail"]
+            for shown in 1...4 {
+                let screen = try await tmux.waitFor("\n   >", count: shown, in: "dev", seconds: shown == 1 ? 90 : 60)
+                let asking = screen.components(separatedBy: "== thread ").last ?? ""
+                if asking.hasPrefix("dev-ana-0") {
+                    try await tmux.type("a", in: "dev")
+                } else if asking.hasPrefix("dev-tools-0"), !weatherAnswers.isEmpty {
+                    try await tmux.type(weatherAnswers.removeFirst(), in: "dev")
+                } else if asking.hasPrefix("dev-tools-1") {
+                    try await tmux.type("r do it in your head", in: "dev")
+                } else {
+                    throw TerminalTestError("question \(shown) is not one the test expects:\n\(screen)")
+                }
+            }
+            try await tmux.waitFor("All 3 runs completed.", in: "dev")
+            let screen = try await tmux.waitFor("[exited 0]", in: "dev")
+            #expect(screen.contains("command refused (invalid_value)"), "\(screen)")
+            #expect(screen.contains("$.city: expected string, got 7"), "\(screen)")
+            #expect(screen.contains("the question is still open; answer it again"))
+            #expect(screen.contains("Here is what I found: Lisbon: hail"))
+            #expect(screen.contains("rejected by the reviewer: do it in your head"))
+            #expect(interludeProcesses(in: sandbox.folder).isEmpty)
+        }
+    }
+
     @Test("interlude review in a real terminal answers the runs of 'interlude dev --serve', and Ctrl-C stops that stack", .timeLimit(.minutes(4)))
     func reviewAgainstServe() async throws {
         let interlude = try Paths.interlude()

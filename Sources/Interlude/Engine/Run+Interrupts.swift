@@ -94,6 +94,7 @@ extension Run {
                 }
             }
         }
+        answers = try answers.map { interrupt, value in (interrupt, try checkedAnswer(value, to: interrupt)) }
         for (interrupt, value) in answers where interrupt.namespace != nil {
             // A subgraph's question: answered by id, the subgraph node passes it on.
             var map: [String: JSONValue] = [:]
@@ -116,6 +117,20 @@ extension Run {
             }
             list.append(value)
             upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array(list).jsonData)])
+        }
+    }
+
+    /// An answer to a tool-call review (an interrupt whose value is a ``ReviewRequest``) is
+    /// checked against its policy before anything is written, and kept in its canonical form
+    /// (`{"decisions": [...]}`); other answers pass through unchanged.
+    func checkedAnswer(_ value: JSONValue, to interrupt: Interrupt) throws -> JSONValue {
+        guard let request = ReviewRequest(json: interrupt.value) else { return value }
+        do {
+            return try request.response(from: value).json
+        } catch let error as GraphError {
+            throw GraphError(
+                .invalidResumeValue,
+                "the answer to tool-call review '\(interrupt.id)' of thread '\(threadID ?? "")' was refused and nothing was applied: \(error.message)")
         }
     }
 
