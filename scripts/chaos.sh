@@ -8,7 +8,8 @@
 #
 # Each fault test (Tests/EndToEndTests/ChaosTests.swift, RebalanceStormTests.swift) appends
 # one row to the file named by INTERLUDE_CHAOS_REPORT; this script puts the rows into
-# RELIABILITY.md between its table markers. Takes about 15-25 minutes on 2 cores.
+# RELIABILITY.md between its table markers (a filtered run replaces only its faults' rows).
+# Takes about 15-25 minutes on 2 cores.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,7 +41,16 @@ text = open(path).read()
 begin, end = "<!-- chaos table begin -->", "<!-- chaos table end -->"
 head = "| fault | runs started | completed | lost | applied twice | dead-lettered | rejected | reproduce |\n|---|---|---|---|---|---|---|---|\n"
 a, b = text.index(begin) + len(begin), text.index(end)
-open(path, "w").write(text[:a] + "\n" + note + "\n\n" + head + rows.strip() + "\n" + text[b:])
+# A run of some faults (CHAOS_FILTER) replaces their rows and keeps the others' rows and notes.
+def key(row): return row.rstrip(" |").rsplit("|", 1)[-1].strip()
+fresh = [r for r in rows.strip().splitlines() if r.startswith("|")]
+keys = {key(r) for r in fresh}
+old = [l for l in text[a:b].splitlines() if l.startswith("| ") and not l.startswith("| fault ")]
+kept = [r for r in old if key(r) not in keys]
+notes = [l for l in text[a:b].split("\n\n")[0].strip().splitlines() if l and not l.startswith("|")] if kept else []
+table = "\n".join(kept + fresh)
+lines = "\n".join(notes + [("Rows re-measured: " if kept else "") + note])
+open(path, "w").write(text[:a] + "\n" + lines + "\n\n" + head + table + "\n" + text[b:])
 PY
 echo "chaos: RELIABILITY.md updated"
 cat "$report"
