@@ -306,15 +306,21 @@ public struct InterruptRecord: Sendable, Equatable, Codable {
     public var createdAt: Date
     /// When it was answered, expired or cancelled.
     public var resolvedAt: Date?
-    /// Who resolved it: a command id, `timeout`, or a caller-given label.
+    /// Who resolved it: the answering actor's id, else a command id, `timeout`, or a
+    /// caller-given label.
     public var resolvedBy: String?
+    /// Who may answer, as the interrupt named them (`nil`: anyone). Carried on records a
+    /// commit creates, for the interrupt event; stores are not required to keep it (the
+    /// check reads the interrupt saved with the checkpoint).
+    public var approvers: Approvers?
 
     /// Creates a record.
     public init(
         id: String, threadID: String, checkpointID: CheckpointID, taskID: String, node: String,
         value: JSONValue, status: InterruptStatus, deadline: Date?, onTimeout: TimeoutAction?,
-        createdAt: Date, resolvedAt: Date? = nil, resolvedBy: String? = nil
+        createdAt: Date, resolvedAt: Date? = nil, resolvedBy: String? = nil, approvers: Approvers? = nil
     ) {
+        self.approvers = approvers
         self.id = id
         self.threadID = threadID
         self.checkpointID = checkpointID

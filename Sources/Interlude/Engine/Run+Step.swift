@@ -367,8 +367,10 @@ extension Run {
     /// The interrupt write of a task that paused, with the deadlines first given kept, and
     /// records staged for questions not already pending.
     func keepInterrupts(_ list: [Interrupt], of task: PlannedTask<State>, known: [InterruptRecord]) -> PendingWrite {
+        let votes = priorVotes(of: task.id)
         let kept = list.map { interrupt -> Interrupt in
             var interrupt = interrupt
+            if let earlier = votes[interrupt.id] { interrupt.votes = earlier }
             if let old = known.first(where: { $0.id == interrupt.id }) {
                 interrupt.deadline = old.deadline
                 interrupt.onTimeout = old.onTimeout

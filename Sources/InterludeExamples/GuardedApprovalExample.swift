@@ -1,0 +1,89 @@
+import Foundation
+import Interlude
+
+/// The approval graph with allowed approvers: only user `alice` or a holder of the role
+/// `finance` may answer its question; anyone else is refused `not_allowed`.
+///
+/// Same state, question and answer as ``ApprovalExample``:
+/// `START -> draft -> review -> send -> END`.
+///
+/// ```swift
+/// let app = try GuardedApprovalExample.makeGraph()
+/// _ = try await app.invoke(ApprovalState(recipient: "ana@example.com", subject: "Q3 report"), thread: "t1")
+/// let done = try await app.invoke(
+///     try Command(resume: ApprovalAnswer.approve), thread: "t1",
+///     config: RunConfig(answeredBy: ReviewActor("bob", roles: ["finance"])))
+/// // done.values.outcome == "sent"; the interrupt's resolvedBy is "bob"
+/// ```
+public enum GuardedApprovalExample {
+    /// The name the graph is registered under.
+    public static let name = "guarded-approval"
+    /// The graph version stored in its checkpoints.
+    public static let version = 1
+    /// Who may answer: user `alice`, or anyone with the role `finance`.
+    public static let approvers = Approvers(users: ["alice"], roles: ["finance"])
+
+    /// Builds and compiles the graph.
+    /// - Parameters:
+    ///   - checkpointer: Where checkpoints go. Default: a new ``InMemoryCheckpointer``.
+    ///   - clock: Time source for checkpoint timestamps. Default: the system clock.
+    /// - Throws: `GraphError` if the graph does not compile (a bug in this example).
+    public static func makeGraph(
+        checkpointer: any Checkpointer = InMemoryCheckpointer(), clock: any GraphClock = SystemClock()
+    ) throws -> CompiledGraph<ApprovalState> {
+        var graph = StateGraph<ApprovalState>()
+        graph.addNode("draft") { state in
+            .update(Update.set(\.draft, "Hello \(state.recipient), the \(state.subject) is attached.").append(\.log, "draft"))
+        }
+        graph.addNode("review", destinations: ["send", END]) { state in
+            let answer: ApprovalAnswer = try await interrupt(
+                ApprovalQuestion(prompt: "Send this email to \(state.recipient)?", recipient: state.recipient, draft: state.draft),
+                approvers: approvers)
+            if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
+            return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
+        }
+        graph.addNode("send") { state in
+            .update(Update.set(\.outcome, "sent").append(\.log, "send: sent to \(state.recipient)"))
+        }
+        graph.addEdge(START, "draft")
+        graph.addEdge("draft", "review")
+        graph.addEdge("send", END)
+        return try graph.compile(name: name, version: version, checkpointer: checkpointer, clock: clock)
+    }
+}
+
+/// The approval graph with a quorum: two of `alice`, `bob` and `carol` must approve; the first
+/// rejection ends the wait (`rejectionDecides`). Each answer before the second approval is a
+/// vote recorded on the interrupt; the graph wakes with the deciding vote's answer.
+public enum QuorumApprovalExample {
+    /// The name the graph is registered under.
+    public static let name = "quorum-approval"
+    /// The graph version stored in its checkpoints.
+    public static let version = 1
+    /// Two approvals of three users; a rejection decides at once.
+    public static let approvers = Approvers(users: ["alice", "bob", "carol"], required: 2, rejectionDecides: true)
+
+    /// Builds and compiles the graph.
+    /// - Parameters:
+    ///   - checkpointer: Where checkpoints go. Default: a new ``InMemoryCheckpointer``.
+    ///   - clock: Time source for checkpoint timestamps. Default: the system clock.
+    /// - Throws: `GraphError` if the graph does not compile (a bug in this example).
+    public static func makeGraph(
+        checkpointer: any Checkpointer = InMemoryCheckpointer(), clock: any GraphClock = SystemClock()
+    ) throws -> CompiledGraph<ApprovalState> {
+        var graph = StateGraph<ApprovalState>()
+        graph.addNode("review", destinations: ["send", END]) { state in
+            let answer: ApprovalAnswer = try await interrupt(
+                ApprovalQuestion(prompt: "Pay \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
+                approvers: approvers)
+            if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
+            return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
+        }
+        graph.addNode("send") { state in
+            .update(Update.set(\.outcome, "sent").append(\.log, "send: paid \(state.recipient)"))
+        }
+        graph.addEdge(START, "review")
+        graph.addEdge("send", END)
+        return try graph.compile(name: name, version: version, checkpointer: checkpointer, clock: clock)
+    }
+}

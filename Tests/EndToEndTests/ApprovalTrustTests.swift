@@ -1,0 +1,72 @@
+import Foundation
+import Interlude
+import InterludeKafka
+import InterludePostgres
+import InterludeWorker
+import InterludeTestSupport
+import Testing
+
+/// Who may answer and signed answers through a real worker process: the worker requires
+/// signatures (`INTERLUDE_REQUIRE_SIGNED_RESUMES`, `INTERLUDE_RESUME_KEYS`) and hosts the
+/// `guarded-approval` example (approvers: user alice, role finance).
+@Suite("Approvers and signed answers end to end", .tags(.e2e), .serialized, .timeLimit(.minutes(5)))
+struct ApprovalTrustTests {
+    @Test("an unsigned resume, a signed answer from an unlisted actor and a replayed signed answer are refused with their reasons; the signed approver's answer applies once")
+    func refusals() async throws {
+        let signer = try ResumeSigner(privateKey: Data(repeating: 7, count: 32), keyID: "review-1")
+        try await withSystem { system in
+            try system.startWorkers(1, extra: [
+                "INTERLUDE_REQUIRE_SIGNED_RESUMES": "true",
+                "INTERLUDE_RESUME_KEYS": #"{"review-1": "\#(signer.publicKey.base64EncodedString())"}"#,
+            ])
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
+            try await client.send(CommandMessage(id: "run-g1", threadID: "g1", body: .run(graph: "guarded-approval", input: ["recipient": "a@example.com", "subject": "s"], config: nil, ifBusy: .reject)))
+            try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == "g1" } }, seconds: 90)
+            let review = try #require(watcher.all.first { $0["type"] == "interrupt" })
+            #expect(review["approvers"] == ["users": ["alice"], "roles": ["finance"]], "the interrupt event says who may answer")
+            let interrupt = try #require(review["interrupt_id"]?.stringValue)
+
+            func answer(_ id: String, _ actor: ReviewActor?) -> CommandMessage {
+                CommandMessage(id: id, threadID: "g1", body: .resume(value: nil, values: [interrupt: ["approved": true]], checkpointID: nil), actor: actor)
+            }
+            let now = Int64(Date().timeIntervalSince1970)
+            try await client.send(answer("unsigned", ReviewActor("alice")))
+            try await client.send(try signer.sign(answer("mallory", ReviewActor("mallory", roles: ["sales"])), issuedAt: now))
+            let good = try signer.sign(answer("alice", ReviewActor("alice", roles: ["finance"])), issuedAt: now)
+            try await client.send(good)
+            var replay = good
+            replay.id = "replay"
+            try await client.send(replay)
+            try await watcher.collect(until: { events in
+                events.filter { $0["type"] == "rejected" }.count >= 3 && events.contains { $0["type"] == "completed" && $0["thread_id"] == "g1" }
+            }, seconds: 90)
+
+            var reasons: [String: String] = [:]
+            var messages: [String: String] = [:]
+            for rejected in watcher.all where rejected["type"] == "rejected" {
+                let id = rejected["command_id"]?.stringValue ?? ""
+                reasons[id] = rejected["reason"]?.stringValue
+                messages[id] = rejected["message"]?.stringValue
+            }
+            #expect(reasons == ["unsigned": "signature_required", "mallory": "not_allowed", "replay": "signature_replayed"], "\(system.workerLogs())")
+            #expect(messages["mallory"]?.contains("users alice; roles finance") == true, "\(messages)")
+            #expect(messages["replay"]?.contains("'alice'") == true, "\(messages)")
+
+            let completed = try #require(watcher.all.first { $0["type"] == "completed" && $0["thread_id"] == "g1" })
+            #expect(completed["values"]?["outcome"] == "sent")
+            let steps = watcher.all.filter { $0["type"] == "step" && $0["command_id"] == "alice" }
+            #expect(!steps.isEmpty && steps.allSatisfy { $0["actor"] == ["id": "alice", "roles": ["finance"]] })
+            // Only the run and the signed approver's answer were applied.
+            let thread = try #require(try await system.checkpointer.thread("g1"))
+            #expect(thread.status == .completed && thread.version == 2)
+            let record = try #require(try await system.checkpointer.interrupts(thread: "g1").first)
+            #expect(record.status == .resolved && record.resolvedBy == "alice")
+            let head = try #require(try await system.checkpointer.checkpoint(thread: "g1", id: nil))
+            #expect(head.checkpoint.metadata["actor"] == ["id": "alice", "roles": ["finance"]])
+            await producer.close()
+            await watcher.consumer.close()
+        }
+    }
+}
