@@ -1,5 +1,6 @@
 import Foundation
 import Interlude
+import InterludeExamples
 import InterludeKafka
 import InterludePostgres
 import InterludeWorker
@@ -65,6 +66,51 @@ struct ApprovalTrustTests {
             #expect(record.status == .resolved && record.resolvedBy == "alice")
             let head = try #require(try await system.checkpointer.checkpoint(thread: "g1", id: nil))
             #expect(head.checkpoint.metadata["actor"] == ["id": "alice", "roles": ["finance"]])
+            await producer.close()
+            await watcher.consumer.close()
+        }
+    }
+
+    @Test("a 2-of-3 quorum through a real worker: the first approval is a recorded vote, the same approver again is refused already_voted, an unlisted actor not_allowed, the second approver wakes the run; the votes are in the history")
+    func quorum() async throws {
+        try await withSystem { system in
+            try system.startWorkers(1)
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
+            try await client.send(CommandMessage(id: "run-q1", threadID: "q1", body: .run(graph: "quorum-approval", input: ["recipient": "acme", "subject": "invoice 7"], config: nil, ifBusy: .reject)))
+            try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == "q1" } }, seconds: 90)
+            let review = try #require(watcher.all.first { $0["type"] == "interrupt" })
+            #expect(review["approvers"]?["required"] == 2 && review["approvers"]?["rejection_decides"] == true, "\(review)")
+            let interrupt = try #require(review["interrupt_id"]?.stringValue)
+            func vote(_ id: String, _ actor: String, _ approved: Bool) -> CommandMessage {
+                CommandMessage(id: id, threadID: "q1", body: .resume(value: nil, values: [interrupt: ["approved": .bool(approved)]], checkpointID: nil), actor: ReviewActor(actor))
+            }
+            try await client.send(vote("v-alice", "alice", true))
+            try await watcher.collect(until: { $0.contains { $0["type"] == "step" && $0["command_id"] == "v-alice" } }, seconds: 60)
+            let first = try #require(watcher.all.first { $0["type"] == "step" && $0["command_id"] == "v-alice" })
+            #expect(first["status"] == "interrupted" && first["actor"]?["id"] == "alice", "the first vote leaves the run paused: \(first)")
+            try await client.send(vote("v-alice-again", "alice", true))
+            try await client.send(vote("v-mallory", "mallory", true))
+            try await client.send(vote("v-bob", "bob", true))
+            try await watcher.collect(until: { events in
+                events.filter { $0["type"] == "rejected" }.count >= 2 && events.contains { $0["type"] == "completed" && $0["thread_id"] == "q1" }
+            }, seconds: 90)
+            var reasons: [String: String] = [:]
+            for rejected in watcher.all where rejected["type"] == "rejected" {
+                reasons[rejected["command_id"]?.stringValue ?? ""] = rejected["reason"]?.stringValue
+            }
+            #expect(reasons == ["v-alice-again": "already_voted", "v-mallory": "not_allowed"], "\(system.workerLogs())")
+            let completed = try #require(watcher.all.first { $0["type"] == "completed" && $0["thread_id"] == "q1" })
+            #expect(completed["values"]?["outcome"] == "sent")
+            let record = try #require(try await system.checkpointer.interrupts(thread: "q1").first)
+            #expect(record.status == .resolved && record.resolvedBy == "bob")
+            // The votes, read back from PostgreSQL through the graph's stateHistory.
+            let graph = try QuorumApprovalExample.makeGraph(checkpointer: system.checkpointer)
+            let votes = try await graph.stateHistory(thread: "q1").flatMap { $0.tasks.flatMap(\.interrupts) }.map(\.votes).first { !$0.isEmpty }
+            #expect(votes?.map(\.actor.id) == ["alice", "bob"], "\(String(describing: votes))")
+            // The run, the first vote and the deciding vote committed; the refusals did not.
+            #expect(try await system.checkpointer.thread("q1")?.version == 3)
             await producer.close()
             await watcher.consumer.close()
         }
