@@ -87,3 +87,43 @@ public enum QuorumApprovalExample {
         return try graph.compile(name: name, version: version, checkpointer: checkpointer, clock: clock)
     }
 }
+
+/// The approval graph with an escalation chain, on a short clock for the end-to-end tests:
+/// `alice` is asked; a reminder after 2 seconds; after 4 seconds the question goes to the role
+/// `managers`; after 6 seconds nobody answered and the default (not approved) applies.
+public enum EscalatingApprovalExample {
+    /// The name the graph is registered under.
+    public static let name = "escalating-approval"
+    /// The graph version stored in its checkpoints.
+    public static let version = 1
+    /// Who is asked first.
+    public static let approvers = Approvers(users: ["alice"])
+    /// Remind after 2 s, hand to `managers` after 4 s.
+    public static let escalation = Escalation(remindAfter: .seconds(2), escalateAfter: .seconds(4), escalateTo: Approvers(roles: ["managers"]))
+    /// The answer taken at the deadline (6 s).
+    public static let fallback = ApprovalAnswer(approved: false, comment: "no answer: the default applied")
+
+    /// Builds and compiles the graph.
+    /// - Parameters:
+    ///   - checkpointer: Where checkpoints go. Default: a new ``InMemoryCheckpointer``.
+    ///   - clock: Time source for deadlines and checkpoint timestamps. Default: the system clock.
+    /// - Throws: `GraphError` if the graph does not compile (a bug in this example).
+    public static func makeGraph(
+        checkpointer: any Checkpointer = InMemoryCheckpointer(), clock: any GraphClock = SystemClock()
+    ) throws -> CompiledGraph<ApprovalState> {
+        var graph = StateGraph<ApprovalState>()
+        graph.addNode("review", destinations: ["send", END]) { state in
+            let answer: ApprovalAnswer = try await interrupt(
+                ApprovalQuestion(prompt: "Send the \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
+                timeout: .seconds(6), onTimeout: .answer(try JSONValue(encoding: fallback)), approvers: approvers, escalation: escalation)
+            if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
+            return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
+        }
+        graph.addNode("send") { state in
+            .update(Update.set(\.outcome, "sent").append(\.log, "send: sent to \(state.recipient)"))
+        }
+        graph.addEdge(START, "review")
+        graph.addEdge("send", END)
+        return try graph.compile(name: name, version: version, checkpointer: checkpointer, clock: clock)
+    }
+}

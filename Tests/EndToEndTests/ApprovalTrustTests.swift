@@ -115,4 +115,38 @@ struct ApprovalTrustTests {
             await watcher.consumer.close()
         }
     }
+
+    @Test("remind -> escalate -> default through a real worker's deadline sweep: the interrupt event is published again as a reminder, then with the managers as approvers (alice is refused from then on), then the default answer ends the run")
+    func escalation() async throws {
+        try await withSystem { system in
+            try system.startWorkers(1)
+            let producer = try system.producer()
+            let client = CommandClient(producer: producer, topics: system.topics)
+            let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
+            try await client.send(CommandMessage(id: "run-e1", threadID: "e1", body: .run(graph: "escalating-approval", input: ["recipient": "acme", "subject": "contract"], config: nil, ifBusy: .reject)))
+            // The sweep claims a deadline with a 30-second lease, so the steps 2 s apart fire
+            // about 30 s apart: remind at ~2 s, escalate at ~32 s, the default at ~62 s.
+            try await watcher.collect(until: { events in
+                events.contains { $0["type"] == "interrupt" && $0["escalation"] == "escalate" }
+            }, seconds: 150)
+            let reviews = watcher.all.filter { $0["type"] == "interrupt" && $0["thread_id"] == "e1" }
+            #expect(reviews.map { $0["escalation"]?.stringValue ?? "-" } == ["-", "remind", "escalate"], "\(reviews)")
+            let interrupt = try #require(reviews.first?["interrupt_id"]?.stringValue)
+            #expect(Set(reviews.compactMap { $0["id"]?.stringValue }) == ["review-\(interrupt)", "review-\(interrupt)-remind", "review-\(interrupt)-escalate"])
+            #expect(reviews[1]["approvers"] == ["users": ["alice"], "roles": []])
+            #expect(reviews[2]["approvers"] == ["users": [], "roles": ["managers"]])
+            try await client.send(CommandMessage(id: "late-alice", threadID: "e1", body: .resume(value: nil, values: [interrupt: ["approved": true]], checkpointID: nil), actor: ReviewActor("alice")))
+            try await watcher.collect(until: { events in
+                events.contains { $0["type"] == "completed" && $0["thread_id"] == "e1" } && events.contains { $0["type"] == "rejected" }
+            }, seconds: 150)
+            let rejected = try #require(watcher.all.first { $0["type"] == "rejected" })
+            #expect(rejected["command_id"] == "late-alice" && rejected["reason"] == "not_allowed", "\(rejected)")
+            let completed = try #require(watcher.all.first { $0["type"] == "completed" && $0["thread_id"] == "e1" })
+            #expect(completed["values"]?["outcome"] == "rejected")
+            #expect(completed["values"]?["comment"] == "no answer: the default applied")
+            #expect(try await system.checkpointer.interrupts(thread: "e1").first?.status == .expired)
+            await producer.close()
+            await watcher.consumer.close()
+        }
+    }
 }

@@ -313,6 +313,9 @@ public struct InterruptRecord: Sendable, Equatable, Codable {
     /// commit creates, for the interrupt event; stores are not required to keep it (the
     /// check reads the interrupt saved with the checkpoint).
     public var approvers: Approvers?
+    /// Set on the record an escalation step stages (`remind`, `escalate`), so the interrupt
+    /// event published again says why; never stored.
+    public var escalationStep: String?
 
     /// Creates a record.
     public init(

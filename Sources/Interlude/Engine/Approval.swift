@@ -187,7 +187,8 @@ extension Run {
     func checkApprovers(_ answers: [(Interrupt, JSONValue)]) throws {
         let thread = threadID ?? ""
         if isSubgraphOfRunningNode { return }
-        for (interrupt, _) in answers {
+        // A deadline's default answer (`expiring`) is no human's: approvers do not apply.
+        for (interrupt, _) in answers where !expiring.contains(interrupt.id) {
             guard let approvers = interrupt.approvers, !approvers.allows(config.answeredBy) else { continue }
             let who = config.answeredBy.map { "'\($0.id)'\($0.roles.isEmpty ? "" : " (roles \($0.roles.joined(separator: ", ")))")" }
             throw GraphError(
@@ -207,7 +208,7 @@ extension Run {
         if isSubgraphOfRunningNode { return answers }
         var waking: [(Interrupt, JSONValue)] = []
         for (interrupt, value) in answers {
-            guard let approvers = interrupt.approvers, approvers.required > 1 else {
+            guard let approvers = interrupt.approvers, approvers.required > 1, !expiring.contains(interrupt.id) else {
                 waking.append((interrupt, value))
                 continue
             }
@@ -253,12 +254,12 @@ extension Run {
         upsertHeadWrites([PendingWrite(taskID: write.taskID, node: write.node, index: write.index, channel: write.channel, value: Interrupt.encodeList(list))])
     }
 
-    /// The votes recorded on interrupts of a task's previous interrupt write, so a task that
-    /// asks again keeps them.
-    func priorVotes(of taskID: String) -> [String: [Vote]] {
+    /// The interrupts of a task's previous interrupt write by id, so a task that asks again
+    /// keeps their votes and escalation (with the approvers an escalation set).
+    func priorInterrupts(of taskID: String) -> [String: Interrupt] {
         guard let write = headWrites.first(where: { $0.taskID == taskID && $0.channel == Reserved.interrupt }),
             let list = try? Interrupt.decodeList(write.value)
         else { return [:] }
-        return Dictionary(list.filter { !$0.votes.isEmpty }.map { ($0.id, $0.votes) }) { a, _ in a }
+        return Dictionary(list.map { ($0.id, $0) }) { a, _ in a }
     }
 }

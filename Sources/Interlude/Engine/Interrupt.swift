@@ -22,6 +22,8 @@ public struct Interrupt: Sendable, Equatable, Codable {
     public var approvers: Approvers?
     /// Votes recorded so far, for an interrupt whose approvers require a quorum.
     public var votes: [Vote] = []
+    /// The escalation chain placed in time, with the steps taken; `nil` without one.
+    public var escalation: EscalationPlan?
 
     /// Creates an interrupt.
     public init(
@@ -50,6 +52,7 @@ public struct Interrupt: Sendable, Equatable, Codable {
         if let namespace { object["ns"] = .string(namespace) }
         if let approvers { object["approvers"] = approvers.json }
         if !votes.isEmpty { object["votes"] = .array(votes.map(\.json)) }
+        if let escalation { object["escalation"] = escalation.json }
         return .object(object)
     }
 
@@ -64,6 +67,7 @@ public struct Interrupt: Sendable, Equatable, Codable {
             onTimeout: json["on_timeout"].flatMap(TimeoutAction.init(json:)), namespace: json["ns"]?.stringValue,
             approvers: json["approvers"].flatMap(Approvers.init(json:)))
         votes = json["votes"]?.arrayValue?.compactMap(Vote.init(json:)) ?? []
+        escalation = json["escalation"].flatMap(EscalationPlan.init(json:))
     }
 
     public init(from decoder: Decoder) throws {
@@ -149,6 +153,7 @@ public final class NodeContext: Sendable {
                 id: child.id, value: child.value, node: node, taskID: taskID, deadline: child.deadline, onTimeout: child.onTimeout,
                 namespace: child.namespace.map { "\(namespace)|\($0)" } ?? namespace, approvers: child.approvers)
             interrupt.votes = child.votes
+            interrupt.escalation = child.escalation
             return interrupt
         }
         state.withLock { $0.raised += surfaced }
@@ -164,11 +169,12 @@ public final class NodeContext: Sendable {
     ///   - timeout: How long the human has. Default: no deadline.
     ///   - onTimeout: What expiry does: `.answer(x)` continues with `x`, `.fail` ends the run.
     ///   - approvers: Who may answer (users, roles). Default: anyone.
+    ///   - escalation: Remind, then hand to another group, before the timeout. Default: none.
     /// - Throws: ``GraphInterrupt`` to pause (let it propagate); `GraphError` `.invalidResumeValue`
     ///   when the answer does not decode as `Answer`.
     public func interrupt<Answer: Decodable>(
         _ question: some Encodable, as answerType: Answer.Type = Answer.self,
-        timeout: Duration? = nil, onTimeout: TimeoutAction? = nil, approvers: Approvers? = nil
+        timeout: Duration? = nil, onTimeout: TimeoutAction? = nil, approvers: Approvers? = nil, escalation: Escalation? = nil
     ) throws -> Answer {
         let index = state.withLock { s -> Int in
             defer { s.next += 1 }
@@ -180,10 +186,16 @@ public final class NodeContext: Sendable {
         if index == resumeValues.count, let value = nullResume?.take(for: taskID) {
             return try value.decode(Answer.self)
         }
-        let deadline = timeout.map { clock.now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
-        let raised = Interrupt(
+        let asked = clock.now
+        let deadline = timeout.map { asked.addingTimeInterval($0.seconds) }
+        var raised = Interrupt(
             id: StableHash.id(taskID, "interrupt", String(index)), value: try JSONValue(encoding: question),
             node: node, taskID: taskID, deadline: deadline, onTimeout: timeout == nil ? nil : (onTimeout ?? .fail), approvers: approvers)
+        if let escalation {
+            let plan = EscalationPlan(escalation, from: asked, finalDeadline: deadline)
+            raised.escalation = plan
+            raised.deadline = plan.nextDeadline
+        }
         state.withLock { $0.raised.append(raised) }
         throw GraphInterrupt(interrupt: raised)
     }
@@ -201,18 +213,20 @@ public final class NodeContext: Sendable {
 ///   - approvers: Who may answer: listed users or holders of listed roles. An answer from
 ///     anyone else (or with no actor) is refused `.notAllowed` and nothing is applied.
 ///     Default: anyone.
+///   - escalation: A reminder and a hand-over to another approver group before `timeout`,
+///     driven by the deadline sweep (see ``Escalation``). Default: none.
 /// - Throws: ``GraphInterrupt`` to pause (let it propagate); `GraphError` `.interruptOutsideNode`
 ///   outside a node; `.invalidResumeValue` when the answer does not decode as `Answer`.
 public func interrupt<Answer: Decodable>(
     _ question: some Encodable, as answerType: Answer.Type = Answer.self,
-    timeout: Duration? = nil, onTimeout: TimeoutAction? = nil, approvers: Approvers? = nil
+    timeout: Duration? = nil, onTimeout: TimeoutAction? = nil, approvers: Approvers? = nil, escalation: Escalation? = nil
 ) async throws -> Answer {
     guard let context = NodeContext.current else {
         throw GraphError(
             .interruptOutsideNode,
             "interrupt(_:) was called outside a running node; call it from a node's body (or a task it starts)")
     }
-    return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout, approvers: approvers)
+    return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout, approvers: approvers, escalation: escalation)
 }
 
 /// A resume value given when no interrupt was pending (LangGraph's resume on the null task):

@@ -21,6 +21,11 @@ public enum EventMessages {
         object["value"] = record.value
         if let deadline = record.deadline { object["deadline"] = .string(Timestamp.format(deadline)) }
         if let approvers = record.approvers { object["approvers"] = approvers.json }
+        if let step = record.escalationStep {
+            // Published again by an escalation step: an id of its own, so it is not dropped as a copy.
+            object["id"] = .string("review-\(record.id)-\(step)")
+            object["escalation"] = .string(step)
+        }
         return .object(object)
     }
 
