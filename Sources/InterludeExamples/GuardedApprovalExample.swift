@@ -89,8 +89,10 @@ public enum QuorumApprovalExample {
 }
 
 /// The approval graph with an escalation chain, on a short clock for the end-to-end tests:
-/// `alice` is asked; a reminder after 2 seconds; after 4 seconds the question goes to the role
-/// `managers`; after 6 seconds nobody answered and the default (not approved) applies.
+/// `alice` is asked; a reminder after 2 seconds; after 40 seconds the question goes to the role
+/// `managers`; after 80 seconds nobody answered and the default (not approved) applies. (A
+/// worker's sweep leases a due deadline for 30 seconds, so steps closer than that would fire
+/// together.)
 public enum EscalatingApprovalExample {
     /// The name the graph is registered under.
     public static let name = "escalating-approval"
@@ -98,9 +100,9 @@ public enum EscalatingApprovalExample {
     public static let version = 1
     /// Who is asked first.
     public static let approvers = Approvers(users: ["alice"])
-    /// Remind after 2 s, hand to `managers` after 4 s.
-    public static let escalation = Escalation(remindAfter: .seconds(2), escalateAfter: .seconds(4), escalateTo: Approvers(roles: ["managers"]))
-    /// The answer taken at the deadline (6 s).
+    /// Remind after 2 s, hand to `managers` after 40 s.
+    public static let escalation = Escalation(remindAfter: .seconds(2), escalateAfter: .seconds(40), escalateTo: Approvers(roles: ["managers"]))
+    /// The answer taken at the deadline (80 s).
     public static let fallback = ApprovalAnswer(approved: false, comment: "no answer: the default applied")
 
     /// Builds and compiles the graph.
@@ -115,7 +117,7 @@ public enum EscalatingApprovalExample {
         graph.addNode("review", destinations: ["send", END]) { state in
             let answer: ApprovalAnswer = try await interrupt(
                 ApprovalQuestion(prompt: "Send the \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
-                timeout: .seconds(6), onTimeout: .answer(try JSONValue(encoding: fallback)), approvers: approvers, escalation: escalation)
+                timeout: .seconds(80), onTimeout: .answer(try JSONValue(encoding: fallback)), approvers: approvers, escalation: escalation)
             if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
             return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
         }

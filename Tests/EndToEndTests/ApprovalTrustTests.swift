@@ -124,11 +124,16 @@ struct ApprovalTrustTests {
             let client = CommandClient(producer: producer, topics: system.topics)
             let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
             try await client.send(CommandMessage(id: "run-e1", threadID: "e1", body: .run(graph: "escalating-approval", input: ["recipient": "acme", "subject": "contract"], config: nil, ifBusy: .reject)))
-            // The sweep claims a deadline with a 30-second lease, so the steps 2 s apart fire
-            // about 30 s apart: remind at ~2 s, escalate at ~32 s, the default at ~62 s.
-            try await watcher.collect(until: { events in
-                events.contains { $0["type"] == "interrupt" && $0["escalation"] == "escalate" }
-            }, seconds: 150)
+            // Remind at 2 s, escalate at 40 s, the default at 80 s (the sweep leases a due
+            // deadline for 30 s, so the steps are further apart than that).
+            do {
+                try await watcher.collect(until: { events in
+                    events.contains { $0["type"] == "interrupt" && $0["escalation"] == "escalate" }
+                }, seconds: 100)
+            } catch {
+                Issue.record("no escalation: \(watcher.all)\n\(system.workerLogs())")
+                throw error
+            }
             let reviews = watcher.all.filter { $0["type"] == "interrupt" && $0["thread_id"] == "e1" }
             #expect(reviews.map { $0["escalation"]?.stringValue ?? "-" } == ["-", "remind", "escalate"], "\(reviews)")
             let interrupt = try #require(reviews.first?["interrupt_id"]?.stringValue)

@@ -175,4 +175,24 @@ struct SignedResumeTests {
         #expect(reason(["signature": ["key_id": "k1"]])?.detail.contains("'signature'") == true)
         #expect(reason(["signature": ["key_id": "k1", "issued_at": 1.5, "expires_at": 2, "sig": "x"]])?.detail.contains("issued_at") == true)
     }
+
+    @Test("the events with the new fields validate against their schemas: approvers and an escalation step on the interrupt event, the actor on a step, the new rejection reasons")
+    func eventSchemas() throws {
+        var record = InterruptRecord(
+            id: "i-1", threadID: "t", checkpointID: CheckpointID.next(), taskID: "task", node: "review", value: ["q": 1],
+            status: .pending, deadline: Date(), onTimeout: .fail, createdAt: Date(),
+            approvers: Approvers(users: ["alice"], roles: ["finance"], required: 2, rejectionDecides: true))
+        record.escalationStep = "escalate"
+        let review = EventMessages.review(record, graph: GraphIdentity(name: "g", version: 1), at: Date())
+        #expect(review["id"] == "review-i-1-escalate" && review["escalation"] == "escalate")
+        #expect(try MessageContractTests.validator("interrupt").errors(review).isEmpty)
+        let step = EventMessages.step(threadID: "t", checkpointID: record.checkpointID, step: 1, status: .interrupted, commandID: "c", actor: ReviewActor("alice", roles: ["finance"]), at: Date())
+        #expect(try MessageContractTests.validator("step").errors(step).isEmpty)
+        for code in ["not_allowed", "already_voted", "signature_required", "bad_signature", "unknown_key", "signature_expired", "signature_replayed"] {
+            let rejected = EventMessages.rejected(threadID: "t", commandID: "c", code: code, message: "m", at: Date())
+            #expect(try MessageContractTests.validator("rejected").errors(rejected).isEmpty, "\(code)")
+        }
+        let signed = try signer.sign(resume("r", "i-1"), issuedAt: 1_800_000_000)
+        #expect(try MessageContractTests.validator("resume").errors(signed.json).isEmpty)
+    }
 }

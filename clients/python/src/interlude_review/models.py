@@ -637,6 +637,8 @@ class Interrupt(_Serializable):
     deadline: datetime | None = None
     #: Who may answer: ``{"users": [...], "roles": [...]}``; ``None``: anyone.
     approvers: dict[str, Any] | None = None
+    #: ``"remind"`` or ``"escalate"`` when an escalation step published the question again.
+    escalation: str | None = None
 
     def allows(self, actor: Actor | None) -> bool:
         """``True`` when ``actor`` may answer (always, without approvers)."""
@@ -661,6 +663,8 @@ class Interrupt(_Serializable):
             out["deadline"] = format_timestamp(self.deadline)
         if self.approvers is not None:
             out["approvers"] = self.approvers
+        if self.escalation is not None:
+            out["escalation"] = self.escalation
         return out
 
     @classmethod
@@ -680,6 +684,7 @@ class Interrupt(_Serializable):
             value=data["value"],
             deadline=None if deadline is None else parse_timestamp(deadline, "deadline"),
             approvers=data.get("approvers"),
+            escalation=data.get("escalation"),
         )
 
 
