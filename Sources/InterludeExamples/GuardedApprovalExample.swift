@@ -4,8 +4,7 @@ import Interlude
 /// The approval graph with allowed approvers: only user `alice` or a holder of the role
 /// `finance` may answer its question; anyone else is refused `not_allowed`.
 ///
-/// Same state, question and answer as ``ApprovalExample``:
-/// `START -> draft -> review -> send -> END`.
+/// Same state, question and answer as ``ApprovalExample``: `START -> review -> send -> END`.
 ///
 /// ```swift
 /// let app = try GuardedApprovalExample.makeGraph()
@@ -31,24 +30,11 @@ public enum GuardedApprovalExample {
     public static func makeGraph(
         checkpointer: any Checkpointer = InMemoryCheckpointer(), clock: any GraphClock = SystemClock()
     ) throws -> CompiledGraph<ApprovalState> {
-        var graph = StateGraph<ApprovalState>()
-        graph.addNode("draft") { state in
-            .update(Update.set(\.draft, "Hello \(state.recipient), the \(state.subject) is attached.").append(\.log, "draft"))
-        }
-        graph.addNode("review", destinations: ["send", END]) { state in
-            let answer: ApprovalAnswer = try await interrupt(
-                ApprovalQuestion(prompt: "Send this email to \(state.recipient)?", recipient: state.recipient, draft: state.draft),
+        try ReviewedSend.compile(name: name, version: version, checkpointer: checkpointer, clock: clock) { state in
+            try await interrupt(
+                ApprovalQuestion(prompt: "Send the \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
                 approvers: approvers)
-            if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
-            return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
         }
-        graph.addNode("send") { state in
-            .update(Update.set(\.outcome, "sent").append(\.log, "send: sent to \(state.recipient)"))
-        }
-        graph.addEdge(START, "draft")
-        graph.addEdge("draft", "review")
-        graph.addEdge("send", END)
-        return try graph.compile(name: name, version: version, checkpointer: checkpointer, clock: clock)
     }
 }
 
@@ -71,20 +57,11 @@ public enum QuorumApprovalExample {
     public static func makeGraph(
         checkpointer: any Checkpointer = InMemoryCheckpointer(), clock: any GraphClock = SystemClock()
     ) throws -> CompiledGraph<ApprovalState> {
-        var graph = StateGraph<ApprovalState>()
-        graph.addNode("review", destinations: ["send", END]) { state in
-            let answer: ApprovalAnswer = try await interrupt(
+        try ReviewedSend.compile(name: name, version: version, checkpointer: checkpointer, clock: clock) { state in
+            try await interrupt(
                 ApprovalQuestion(prompt: "Pay \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
                 approvers: approvers)
-            if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
-            return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
         }
-        graph.addNode("send") { state in
-            .update(Update.set(\.outcome, "sent").append(\.log, "send: paid \(state.recipient)"))
-        }
-        graph.addEdge(START, "review")
-        graph.addEdge("send", END)
-        return try graph.compile(name: name, version: version, checkpointer: checkpointer, clock: clock)
     }
 }
 
@@ -113,13 +90,28 @@ public enum EscalatingApprovalExample {
     public static func makeGraph(
         checkpointer: any Checkpointer = InMemoryCheckpointer(), clock: any GraphClock = SystemClock()
     ) throws -> CompiledGraph<ApprovalState> {
+        let fallback = try JSONValue(encoding: Self.fallback)
+        return try ReviewedSend.compile(name: name, version: version, checkpointer: checkpointer, clock: clock) { state in
+            try await interrupt(
+                ApprovalQuestion(prompt: "Send the \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
+                timeout: .seconds(80), onTimeout: .answer(fallback), approvers: approvers, escalation: escalation)
+        }
+    }
+}
+
+/// The graph the guarded, quorum and escalating examples share: START -> review -> send -> END,
+/// where `review` asks with `ask` and a rejection ends the run without sending.
+enum ReviewedSend {
+    static func compile(
+        name: String, version: Int, checkpointer: any Checkpointer, clock: any GraphClock,
+        ask: @escaping @Sendable (ApprovalState) async throws -> ApprovalAnswer
+    ) throws -> CompiledGraph<ApprovalState> {
         var graph = StateGraph<ApprovalState>()
         graph.addNode("review", destinations: ["send", END]) { state in
-            let answer: ApprovalAnswer = try await interrupt(
-                ApprovalQuestion(prompt: "Send the \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
-                timeout: .seconds(80), onTimeout: .answer(try JSONValue(encoding: fallback)), approvers: approvers, escalation: escalation)
-            if answer.approved { return .goto("send", update: Update.set(\.comment, answer.comment ?? "").append(\.log, "review: approved")) }
-            return .goto(END, update: Update.set(\.comment, answer.comment ?? "").set(\.outcome, "rejected").append(\.log, "review: rejected"))
+            let answer = try await ask(state)
+            let update = Update<ApprovalState>.set(\.comment, answer.comment ?? "")
+            if answer.approved { return .goto("send", update: update.append(\.log, "review: approved")) }
+            return .goto(END, update: update.set(\.outcome, "rejected").append(\.log, "review: rejected"))
         }
         graph.addNode("send") { state in
             .update(Update.set(\.outcome, "sent").append(\.log, "send: sent to \(state.recipient)"))

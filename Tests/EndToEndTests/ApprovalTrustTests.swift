@@ -23,9 +23,7 @@ struct ApprovalTrustTests {
             let producer = try system.producer()
             let client = CommandClient(producer: producer, topics: system.topics)
             let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
-            try await client.send(CommandMessage(id: "run-g1", threadID: "g1", body: .run(graph: "guarded-approval", input: ["recipient": "a@example.com", "subject": "s"], config: nil, ifBusy: .reject)))
-            try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == "g1" } }, seconds: 90)
-            let review = try #require(watcher.all.first { $0["type"] == "interrupt" })
+            let review = try await pausedThread("g1", graph: "guarded-approval", client: client, watcher: watcher)
             #expect(review["approvers"] == ["users": ["alice"], "roles": ["finance"]], "the interrupt event says who may answer")
             let interrupt = try #require(review["interrupt_id"]?.stringValue)
 
@@ -44,13 +42,8 @@ struct ApprovalTrustTests {
                 events.filter { $0["type"] == "rejected" }.count >= 3 && events.contains { $0["type"] == "completed" && $0["thread_id"] == "g1" }
             }, seconds: 90)
 
-            var reasons: [String: String] = [:]
-            var messages: [String: String] = [:]
-            for rejected in watcher.all where rejected["type"] == "rejected" {
-                let id = rejected["command_id"]?.stringValue ?? ""
-                reasons[id] = rejected["reason"]?.stringValue
-                messages[id] = rejected["message"]?.stringValue
-            }
+            let reasons = rejections(watcher.all, "reason")
+            let messages = rejections(watcher.all, "message")
             #expect(reasons == ["unsigned": "signature_required", "mallory": "not_allowed", "replay": "signature_replayed"], "\(system.workerLogs())")
             #expect(messages["mallory"]?.contains("users alice; roles finance") == true, "\(messages)")
             #expect(messages["replay"]?.contains("'alice'") == true, "\(messages)")
@@ -78,9 +71,7 @@ struct ApprovalTrustTests {
             let producer = try system.producer()
             let client = CommandClient(producer: producer, topics: system.topics)
             let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
-            try await client.send(CommandMessage(id: "run-q1", threadID: "q1", body: .run(graph: "quorum-approval", input: ["recipient": "acme", "subject": "invoice 7"], config: nil, ifBusy: .reject)))
-            try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == "q1" } }, seconds: 90)
-            let review = try #require(watcher.all.first { $0["type"] == "interrupt" })
+            let review = try await pausedThread("q1", graph: "quorum-approval", client: client, watcher: watcher)
             #expect(review["approvers"]?["required"] == 2 && review["approvers"]?["rejection_decides"] == true, "\(review)")
             let interrupt = try #require(review["interrupt_id"]?.stringValue)
             func vote(_ id: String, _ actor: String, _ approved: Bool) -> CommandMessage {
@@ -96,10 +87,7 @@ struct ApprovalTrustTests {
             try await watcher.collect(until: { events in
                 events.filter { $0["type"] == "rejected" }.count >= 2 && events.contains { $0["type"] == "completed" && $0["thread_id"] == "q1" }
             }, seconds: 90)
-            var reasons: [String: String] = [:]
-            for rejected in watcher.all where rejected["type"] == "rejected" {
-                reasons[rejected["command_id"]?.stringValue ?? ""] = rejected["reason"]?.stringValue
-            }
+            let reasons = rejections(watcher.all, "reason")
             #expect(reasons == ["v-alice-again": "already_voted", "v-mallory": "not_allowed"], "\(system.workerLogs())")
             let completed = try #require(watcher.all.first { $0["type"] == "completed" && $0["thread_id"] == "q1" })
             #expect(completed["values"]?["outcome"] == "sent")
@@ -123,7 +111,7 @@ struct ApprovalTrustTests {
             let producer = try system.producer()
             let client = CommandClient(producer: producer, topics: system.topics)
             let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
-            try await client.send(CommandMessage(id: "run-e1", threadID: "e1", body: .run(graph: "escalating-approval", input: ["recipient": "acme", "subject": "contract"], config: nil, ifBusy: .reject)))
+            _ = try await pausedThread("e1", graph: "escalating-approval", client: client, watcher: watcher)
             // Remind at 2 s, escalate at 40 s, the default at 80 s (the sweep leases a due
             // deadline for 30 s, so the steps are further apart than that).
             do {
@@ -154,4 +142,20 @@ struct ApprovalTrustTests {
             await watcher.consumer.close()
         }
     }
+}
+
+/// Sends a run of `graph` on `thread` and waits for its first interrupt event.
+private func pausedThread(_ thread: String, graph: String, client: CommandClient, watcher: EventCollector) async throws -> JSONValue {
+    try await client.send(CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: graph, input: ["recipient": "acme", "subject": "s"], config: nil, ifBusy: .reject)))
+    try await watcher.collect(until: { $0.contains { $0["type"] == "interrupt" && $0["thread_id"] == .string(thread) } }, seconds: 90)
+    return try #require(watcher.all.first { $0["type"] == "interrupt" && $0["thread_id"] == .string(thread) })
+}
+
+/// A member (`reason`, `message`) of every `rejected` event, by command id.
+private func rejections(_ events: [JSONValue], _ member: String) -> [String: String] {
+    var found: [String: String] = [:]
+    for event in events where event["type"] == "rejected" {
+        found[event["command_id"]?.stringValue ?? ""] = event[member]?.stringValue
+    }
+    return found
 }

@@ -1,5 +1,17 @@
 import Foundation
 
+/// Decoding of the types whose Codable form is their JSON form (`init?(json:)`).
+enum JSONForm {
+    /// Reads a JSON value and converts it, or throws naming `what` was expected.
+    static func decode<T>(_ decoder: Decoder, _ what: String, _ make: (JSONValue) -> T?) throws -> T {
+        let json = try JSONValue(from: decoder)
+        guard let value = make(json) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not \(what): \(json.shortDescription)"))
+        }
+        return value
+    }
+}
+
 /// Who answered an interrupt: a user id and the roles the user holds.
 ///
 /// A resume carries it (`RunConfig.answeredBy` in process, `actor` in a Kafka resume); it is
@@ -39,11 +51,7 @@ public struct ReviewActor: Sendable, Equatable, Hashable, Codable {
     }
 
     public init(from decoder: Decoder) throws {
-        let json = try JSONValue(from: decoder)
-        guard let actor = ReviewActor(json: json) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an actor (needs a non-empty 'id' and string 'roles'): \(json.shortDescription)"))
-        }
-        self = actor
+        self = try JSONForm.decode(decoder, "an actor (needs a non-empty 'id' and string 'roles')", ReviewActor.init(json:))
     }
 
     public func encode(to encoder: Encoder) throws { try json.encode(to: encoder) }
@@ -123,11 +131,7 @@ public struct Approvers: Sendable, Equatable, Codable {
     }
 
     public init(from decoder: Decoder) throws {
-        let json = try JSONValue(from: decoder)
-        guard let approvers = Approvers(json: json) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an approver list: \(json.shortDescription)"))
-        }
-        self = approvers
+        self = try JSONForm.decode(decoder, "an approver list", Approvers.init(json:))
     }
 
     public func encode(to encoder: Encoder) throws { try json.encode(to: encoder) }
@@ -164,11 +168,7 @@ public struct Vote: Sendable, Equatable, Codable {
     }
 
     public init(from decoder: Decoder) throws {
-        let json = try JSONValue(from: decoder)
-        guard let vote = Vote(json: json) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a vote: \(json.shortDescription)"))
-        }
-        self = vote
+        self = try JSONForm.decode(decoder, "a vote", Vote.init(json:))
     }
 
     public func encode(to encoder: Encoder) throws { try json.encode(to: encoder) }
