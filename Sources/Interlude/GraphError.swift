@@ -12,6 +12,7 @@ public struct GraphError: Error, Sendable, CustomStringConvertible {
             case invalidResumeValue, interruptOutsideNode, recursionLimit, nodeFailed
             case threadVersionConflict, graphVersionMismatch, encodingFailed, decodingFailed
             case timeout, storage, duplicateCommand
+            case notAllowed, alreadyVoted
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -64,6 +65,10 @@ public struct GraphError: Error, Sendable, CustomStringConvertible {
         public static let storage = Code(.storage)
         /// A commit carried a command id the ledger already has: the command was applied before.
         public static let duplicateCommand = Code(.duplicateCommand)
+        /// The resume's actor is not among the interrupt's approvers (or the resume has no actor).
+        public static let notAllowed = Code(.notAllowed)
+        /// The resume's actor already voted on an interrupt that needs a quorum.
+        public static let alreadyVoted = Code(.alreadyVoted)
 
         public var description: String { base.rawValue }
     }

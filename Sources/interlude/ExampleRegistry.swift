@@ -17,6 +17,10 @@ enum ExampleRegistry {
         try registry.register(try SubgraphReviewExample.makeGraph(checkpointer: checkpointer))
         // Not in ExampleCatalog: the graph of the fault tests (side effects counted in a file).
         try registry.register(try FaultProbeExample.makeGraph(checkpointer: checkpointer))
+        // Not in ExampleCatalog either: the graphs of the approver, quorum, escalation and signed-answer tests.
+        try registry.register(try GuardedApprovalExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try QuorumApprovalExample.makeGraph(checkpointer: checkpointer))
+        try registry.register(try EscalatingApprovalExample.makeGraph(checkpointer: checkpointer))
         return registry
     }
 }

@@ -39,7 +39,15 @@ enum Output {
             "interrupt_id": .string(record.id), "checkpoint_id": .string(record.checkpointID.description), "node": .string(record.node),
             "value": record.value, "status": .string(record.status.rawValue),
             "deadline": record.deadline.map { .string(Timestamp.format($0)) } ?? .null,
+            "resolved_at": record.resolvedAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "resolved_by": record.resolvedBy.map { .string($0) } ?? .null,
         ]
+    }
+
+    /// Who answered, from a checkpoint's metadata (`actor`): `alice (finance)`, or `-`.
+    static func actor(_ metadata: [String: JSONValue]) -> String {
+        guard let actor = metadata["actor"].flatMap(ReviewActor.init(json:)) else { return "-" }
+        return actor.roles.isEmpty ? actor.id : "\(actor.id) (\(actor.roles.joined(separator: ",")))"
     }
 }
 
@@ -122,7 +130,9 @@ struct StateCommand: AsyncParsableCommand {
         let environment = try DeploymentEnvironment()
         try await environment.withStore { store in
             let record = try await environment.requireThread(thread, in: store)
-            let pending = try await store.interrupts(thread: thread).filter { $0.status == .pending }
+            let all = try await store.interrupts(thread: thread)
+            let pending = all.filter { $0.status == .pending }
+            let answered = all.filter { $0.status == .resolved || $0.status == .expired }
             let graph = try ExampleRegistry.make(checkpointer: InMemoryCheckpointer()).graph(named: record.graph.name)
             let view = try await graph?.state(thread: thread, in: store)
             if output.json {
@@ -133,8 +143,10 @@ struct StateCommand: AsyncParsableCommand {
                     "checkpoint_id": record.head.map { .string($0.description) } ?? .null,
                     "updated_at": .string(Timestamp.format(record.updatedAt)),
                     "interrupts": .array(pending.map(Output.interruptJSON)),
+                    "answered": .array(answered.map(Output.interruptJSON)),
                 ]
                 if let view {
+                    object["metadata"] = .object(view.metadata)
                     object["values"] = view.values
                     object["next"] = .array(view.next.map { .string($0) })
                     object["step"] = .number(Double(view.step))
@@ -158,6 +170,10 @@ struct StateCommand: AsyncParsableCommand {
             lines.append(indent(Output.table(
                 ["INTERRUPT", "NODE", "DEADLINE", "VALUE"],
                 pending.map { [$0.id, $0.node, Output.date($0.deadline), abbreviate($0.value.description)] }), by: 2))
+            lines.append("answered interrupts")
+            lines.append(indent(Output.table(
+                ["INTERRUPT", "NODE", "STATUS", "BY", "AT"],
+                answered.map { [$0.id, $0.node, $0.status.rawValue, $0.resolvedBy ?? "-", Output.date($0.resolvedAt)] }), by: 2))
             Output.write(lines.joined(separator: "\n"))
         }
     }
@@ -190,8 +206,10 @@ struct HistoryCommand: AsyncParsableCommand {
                 return
             }
             Output.write(Output.table(
-                ["CHECKPOINT", "STEP", "SOURCE", "CREATED", "NEXT", "INTERRUPTS"],
-                views.map { [$0.checkpointID.description, "\($0.step)", $0.source.rawValue, Output.date($0.createdAt), $0.next.joined(separator: ","), $0.interrupts.map(\.id).joined(separator: ",")] }))
+                ["CHECKPOINT", "STEP", "SOURCE", "CREATED", "ACTOR", "NEXT", "INTERRUPTS"],
+                views.map {
+                    [$0.checkpointID.description, "\($0.step)", $0.source.rawValue, Output.date($0.createdAt), Output.actor($0.metadata), $0.next.joined(separator: ","), $0.interrupts.map(\.id).joined(separator: ",")]
+                }))
         }
     }
 }

@@ -26,11 +26,14 @@ struct ResumeCommand: AsyncParsableCommand {
     @Option(name: .customLong("answer"), help: ArgumentHelp("An answer by interrupt id, as ID=JSON (repeat for several).", valueName: "id=json"))
     var answers: [String] = []
 
-    @Option(help: "Command id (idempotency key). Default: a new one, prefixed with --actor.")
+    @Option(help: "Command id (idempotency key). Default: a new one, prefixed with --actor (or cli).")
     var id: String?
 
-    @Option(help: "Who answers. The resume contract has no actor field: it becomes the prefix of the command id (ACTOR/uuid), which the interrupt keeps as resolved_by. Default: cli.")
-    var actor = "cli"
+    @Option(help: "Who answers: the resume's actor id, checked against the interrupt's approvers and kept as resolved_by. Default: none.")
+    var actor: String?
+
+    @Option(name: .customLong("role"), help: ArgumentHelp("A role the actor holds (repeat for several). Needs --actor.", valueName: "role"))
+    var roles: [String] = []
 
     @Option(help: "Seconds to wait for the outcome. Default: 30.")
     var timeout: Double = 30
@@ -42,9 +45,12 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ValidationError("give either --value JSON (the one pending interrupt) or --answer ID=JSON (by interrupt id), not both and not neither")
         }
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
-        guard !actor.isEmpty, actor.utf8.count <= 200, !actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ValidationError("--actor must be 1 to 200 bytes without control characters")
+        for (option, text) in (actor.map { [("--actor", $0)] } ?? []) + roles.map({ ("--role", $0) }) {
+            guard !text.isEmpty, text.utf8.count <= 200, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ValidationError("\(option) must be 1 to 200 bytes without control characters")
+            }
         }
+        guard roles.isEmpty || actor != nil else { throw ValidationError("--role needs --actor: roles belong to the actor who answers") }
     }
 
     func run() async throws {
@@ -61,7 +67,8 @@ struct ResumeCommand: AsyncParsableCommand {
             }
             body = .resume(value: nil, values: values, checkpointID: nil)
         }
-        let command = CommandMessage(id: id ?? "\(actor)/\(UUID().uuidString.lowercased())", threadID: thread, body: body)
+        let command = CommandMessage(
+            id: id ?? "\(actor ?? "cli")/\(UUID().uuidString.lowercased())", threadID: thread, body: body, actor: actor.map { ReviewActor($0, roles: roles) })
         let environment = try DeploymentEnvironment()
         let logger = makeLogger("interlude.resume")
         let topics = environment.topics

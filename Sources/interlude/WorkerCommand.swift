@@ -20,6 +20,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         var deployment = try WorkerDeployment(environment: ProcessInfo.processInfo.environment)
+        deployment.worker.processing.signing = try ResumeSigning(environment: ProcessInfo.processInfo.environment)
         if let crash = try TestCrash(environment: ProcessInfo.processInfo.environment) {
             deployment.worker.processing.hooks = crash.hooks
         }

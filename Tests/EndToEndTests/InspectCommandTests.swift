@@ -65,7 +65,13 @@ struct InspectCommandTests {
             let byValue = try await cli.json(["resume", "inspect-b", "--value", "{\"approved\": true}", "--actor", "ana", "--json"])
             #expect(byValue["type"] == "completed", "\(byValue)")
             let resolvedBy = try await system.checkpointer.interrupts(thread: "inspect-b").first?.resolvedBy
-            #expect(resolvedBy?.hasPrefix("ana/") == true, "\(resolvedBy ?? "nil")")
+            #expect(resolvedBy == "ana", "\(resolvedBy ?? "nil")")
+            // Who answered shows in state (the answered interrupt) and history (the actor column).
+            let answered = try await cli.json(["state", "inspect-b", "--json"])
+            #expect(answered["answered"]?.arrayValue?.first?["resolved_by"] == "ana", "\(answered)")
+            #expect(answered["metadata"]?["actor"] == ["id": "ana", "roles": []], "\(answered)")
+            let historyTable = try await cli.run(["history", "inspect-b"])
+            #expect(historyTable.output.contains("ACTOR") && historyTable.output.contains(" ana "), "\(historyTable)")
             let again = try await cli.run(["resume", "inspect-b", "--value", "true", "--json"])
             #expect(again.status == 2, "\(again)")
             #expect(try JSONValue(json: Data(again.output.utf8))["reason"] == "no_pending_interrupt", "\(again)")

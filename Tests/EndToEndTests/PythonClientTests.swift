@@ -57,6 +57,40 @@ struct PythonClientTests {
     }
 }
 
+extension PythonClientTests {
+    @Test(
+        "answers signed by the Python client are verified by a real worker that requires signatures: a signed approver's answer applies once; a replay, an unsigned answer, an unlisted actor and an unknown key are refused with their reasons",
+        .enabled(if: PythonEnvironment.python3 != nil, "python3 is not installed: scripts/install-deps.sh installs python3 and python3-venv")
+    )
+    func signedInterop() async throws {
+        let python = try await PythonEnvironment.make()
+        defer { python.remove() }
+        let seed = Data(repeating: 5, count: 32)
+        let signer = try ResumeSigner(privateKey: seed, keyID: "py-1")
+        try await withSystem { system in
+            try system.startWorkers(1, extra: [
+                "INTERLUDE_REQUIRE_SIGNED_RESUMES": "true",
+                "INTERLUDE_RESUME_KEYS": #"{"py-1": "\#(signer.publicKey.base64EncodedString())"}"#,
+            ])
+            let reportPath = python.folder.appendingPathComponent("signed.json").path
+            let driver = try await ChildProcess.run(python.python, [
+                PythonEnvironment.package.appendingPathComponent("tests/signed_driver.py").path,
+                "--bootstrap-servers", system.cluster.bootstrapServers, "--topic-prefix", system.topics.prefix,
+                "--seed-hex", seed.map { String(format: "%02x", $0) }.joined(), "--key-id", "py-1", "--report", reportPath,
+            ])
+            try #require(driver.status == 0, "the signed driver failed (exit \(driver.status)):\n\(driver.output)\n\(system.workerLogs())")
+            let report = try JSONValue(json: Data(contentsOf: URL(fileURLWithPath: reportPath)))
+            #expect(report["failures"] == [])
+            let applied = try #require(report["applied_thread"]?.stringValue)
+            let record = try #require(try await system.checkpointer.interrupts(thread: applied).first)
+            #expect(record.status == .resolved && record.resolvedBy == "alice")
+            let refused = try #require(report["refused_thread"]?.stringValue)
+            #expect(try await system.checkpointer.interrupts(thread: refused).first?.status == .pending)
+            #expect(try await system.checkpointer.thread(refused)?.version == 1, "a refused answer changed the thread")
+        }
+    }
+}
+
 /// Counts over the approval threads of one driver run (`<tag>-<number>`; `$1` is the tag).
 private enum PythonSQL {
     static let ledger = PostgresStatement("python.ledger", sql: "SELECT count(*) FROM command_ledger WHERE thread_id ~ ('^' || $1 || '-[0-9]+$')")
@@ -116,7 +150,7 @@ private struct PythonEnvironment {
         // The package is built with the venv's own setuptools (no isolated build environment
         // to create: that alone took minutes on a loaded 2-core machine).
         for arguments in [
-            ["confluent-kafka", "jsonschema", "pytest", "setuptools>=70.1"],
+            ["confluent-kafka", "cryptography", "jsonschema", "pytest", "setuptools>=70.1"],
             ["--no-build-isolation", "--no-deps", package.path],
         ] {
             let pip = try await ChildProcess.run(environment.python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + arguments)

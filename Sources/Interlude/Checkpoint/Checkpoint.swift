@@ -306,19 +306,28 @@ public struct InterruptRecord: Sendable, Equatable, Codable {
     public var createdAt: Date
     /// When it was answered, expired or cancelled.
     public var resolvedAt: Date?
-    /// Who resolved it: a command id, `timeout`, or a caller-given label.
+    /// Who resolved it: the answering actor's id, else a command id, `timeout`, or a
+    /// caller-given label.
     public var resolvedBy: String?
     /// For a question asked inside a subgraph: the subgraph's namespace (``Interrupt/namespace``).
     /// Not stored by ``Checkpointer``s that have no column for it (PostgreSQL): set on the
     /// record a run creates, which the worker's interrupt event is built from.
     public var namespace: String?
+    /// Who may answer, as the interrupt named them (`nil`: anyone). Carried on records a
+    /// commit creates, for the interrupt event; stores are not required to keep it (the
+    /// check reads the interrupt saved with the checkpoint).
+    public var approvers: Approvers?
+    /// Set on the record an escalation step stages (`remind`, `escalate`), so the interrupt
+    /// event published again says why; never stored.
+    public var escalationStep: String?
 
     /// Creates a record.
     public init(
         id: String, threadID: String, checkpointID: CheckpointID, taskID: String, node: String,
         value: JSONValue, status: InterruptStatus, deadline: Date?, onTimeout: TimeoutAction?,
-        createdAt: Date, resolvedAt: Date? = nil, resolvedBy: String? = nil, namespace: String? = nil
+        createdAt: Date, resolvedAt: Date? = nil, resolvedBy: String? = nil, namespace: String? = nil, approvers: Approvers? = nil
     ) {
+        self.approvers = approvers
         self.id = id
         self.threadID = threadID
         self.checkpointID = checkpointID

@@ -18,13 +18,20 @@ public struct Interrupt: Sendable, Equatable, Codable {
     /// For a question asked inside a subgraph: the subgraph's namespace (`node:<task id>`,
     /// or `node` for a subgraph that keeps one thread; nested ones joined by `|`).
     public var namespace: String?
+    /// Who may answer; `nil`: anyone.
+    public var approvers: Approvers?
+    /// Votes recorded so far, for an interrupt whose approvers require a quorum.
+    public var votes: [Vote] = []
+    /// The escalation chain placed in time, with the steps taken; `nil` without one.
+    public var escalation: EscalationPlan?
 
     /// Creates an interrupt.
     public init(
         id: String, value: JSONValue, node: String, taskID: String, deadline: Date? = nil, onTimeout: TimeoutAction? = nil,
-        namespace: String? = nil
+        namespace: String? = nil, approvers: Approvers? = nil
     ) {
         self.namespace = namespace
+        self.approvers = approvers
         self.id = id
         self.value = value
         self.node = node
@@ -37,12 +44,15 @@ public struct Interrupt: Sendable, Equatable, Codable {
     public func value<T: Decodable>(as type: T.Type) throws -> T { try value.decode(T.self) }
 
     /// The JSON form: `id`, `value`, `node`, `task_id`, and with a deadline `deadline`
-    /// (seconds since 1970) and `on_timeout`.
+    /// (seconds since 1970) and `on_timeout`; `ns` inside a subgraph; `approvers` when named.
     public var json: JSONValue {
         var object: [String: JSONValue] = ["id": .string(id), "value": value, "node": .string(node), "task_id": .string(taskID)]
         if let deadline { object["deadline"] = .number(deadline.timeIntervalSince1970) }
         if let onTimeout { object["on_timeout"] = onTimeout.json }
         if let namespace { object["ns"] = .string(namespace) }
+        if let approvers { object["approvers"] = approvers.json }
+        if !votes.isEmpty { object["votes"] = .array(votes.map(\.json)) }
+        if let escalation { object["escalation"] = escalation.json }
         return .object(object)
     }
 
@@ -54,7 +64,10 @@ public struct Interrupt: Sendable, Equatable, Codable {
         self.init(
             id: id, value: json["value"] ?? .null, node: node, taskID: taskID,
             deadline: json["deadline"]?.numberValue.map { Date(timeIntervalSince1970: $0) },
-            onTimeout: json["on_timeout"].flatMap(TimeoutAction.init(json:)), namespace: json["ns"]?.stringValue)
+            onTimeout: json["on_timeout"].flatMap(TimeoutAction.init(json:)), namespace: json["ns"]?.stringValue,
+            approvers: json["approvers"].flatMap(Approvers.init(json:)))
+        votes = json["votes"]?.arrayValue?.compactMap(Vote.init(json:)) ?? []
+        escalation = json["escalation"].flatMap(EscalationPlan.init(json:))
     }
 
     public init(from decoder: Decoder) throws {
@@ -136,9 +149,12 @@ public final class NodeContext: Sendable {
     /// namespace; returns the signal to throw.
     func surface(_ interrupts: [Interrupt], namespace: String) -> GraphInterrupt {
         let surfaced = interrupts.map { child in
-            Interrupt(
+            var interrupt = Interrupt(
                 id: child.id, value: child.value, node: node, taskID: taskID, deadline: child.deadline, onTimeout: child.onTimeout,
-                namespace: child.namespace.map { "\(namespace)|\($0)" } ?? namespace)
+                namespace: child.namespace.map { "\(namespace)|\($0)" } ?? namespace, approvers: child.approvers)
+            interrupt.votes = child.votes
+            interrupt.escalation = child.escalation
+            return interrupt
         }
         state.withLock { $0.raised += surfaced }
         return GraphInterrupt(interrupt: surfaced[0])
@@ -152,11 +168,13 @@ public final class NodeContext: Sendable {
     ///   - question: Any encodable value; review apps receive it as JSON.
     ///   - timeout: How long the human has. Default: no deadline.
     ///   - onTimeout: What expiry does: `.answer(x)` continues with `x`, `.fail` ends the run.
+    ///   - approvers: Who may answer (users, roles). Default: anyone.
+    ///   - escalation: Remind, then hand to another group, before the timeout. Default: none.
     /// - Throws: ``GraphInterrupt`` to pause (let it propagate); `GraphError` `.invalidResumeValue`
     ///   when the answer does not decode as `Answer`.
     public func interrupt<Answer: Decodable>(
         _ question: some Encodable, as answerType: Answer.Type = Answer.self,
-        timeout: Duration? = nil, onTimeout: TimeoutAction? = nil
+        timeout: Duration? = nil, onTimeout: TimeoutAction? = nil, approvers: Approvers? = nil, escalation: Escalation? = nil
     ) throws -> Answer {
         let index = state.withLock { s -> Int in
             defer { s.next += 1 }
@@ -168,10 +186,16 @@ public final class NodeContext: Sendable {
         if index == resumeValues.count, let value = nullResume?.take(for: taskID) {
             return try value.decode(Answer.self)
         }
-        let deadline = timeout.map { clock.now.addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
-        let raised = Interrupt(
+        let asked = clock.now
+        let deadline = timeout.map { asked.addingTimeInterval($0.seconds) }
+        var raised = Interrupt(
             id: StableHash.id(taskID, "interrupt", String(index)), value: try JSONValue(encoding: question),
-            node: node, taskID: taskID, deadline: deadline, onTimeout: timeout == nil ? nil : (onTimeout ?? .fail))
+            node: node, taskID: taskID, deadline: deadline, onTimeout: timeout == nil ? nil : (onTimeout ?? .fail), approvers: approvers)
+        if let escalation {
+            let plan = EscalationPlan(escalation, from: asked, finalDeadline: deadline)
+            raised.escalation = plan
+            raised.deadline = plan.nextDeadline
+        }
         state.withLock { $0.raised.append(raised) }
         throw GraphInterrupt(interrupt: raised)
     }
@@ -186,18 +210,23 @@ public final class NodeContext: Sendable {
 ///   - question: Any encodable value; review apps receive it as JSON.
 ///   - timeout: How long the human has. Default: no deadline.
 ///   - onTimeout: What expiry does. Default with a timeout: `.fail`.
+///   - approvers: Who may answer: listed users or holders of listed roles. An answer from
+///     anyone else (or with no actor) is refused `.notAllowed` and nothing is applied.
+///     Default: anyone.
+///   - escalation: A reminder and a hand-over to another approver group before `timeout`,
+///     driven by the deadline sweep (see ``Escalation``). Default: none.
 /// - Throws: ``GraphInterrupt`` to pause (let it propagate); `GraphError` `.interruptOutsideNode`
 ///   outside a node; `.invalidResumeValue` when the answer does not decode as `Answer`.
 public func interrupt<Answer: Decodable>(
     _ question: some Encodable, as answerType: Answer.Type = Answer.self,
-    timeout: Duration? = nil, onTimeout: TimeoutAction? = nil
+    timeout: Duration? = nil, onTimeout: TimeoutAction? = nil, approvers: Approvers? = nil, escalation: Escalation? = nil
 ) async throws -> Answer {
     guard let context = NodeContext.current else {
         throw GraphError(
             .interruptOutsideNode,
             "interrupt(_:) was called outside a running node; call it from a node's body (or a task it starts)")
     }
-    return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout)
+    return try context.interrupt(question, as: answerType, timeout: timeout, onTimeout: onTimeout, approvers: approvers, escalation: escalation)
 }
 
 /// A resume value given when no interrupt was pending (LangGraph's resume on the null task):

@@ -50,7 +50,9 @@ extension Run {
 
     /// Checks a resume against the pending interrupts and records the answers as writes of
     /// the tasks that asked. Nothing is written when any part is refused.
-    func applyResume(_ resume: Resume, hasGoto: Bool = false) async throws {
+    /// - Returns: `false` when the answers were only votes toward a quorum: nothing wakes.
+    @discardableResult
+    func applyResume(_ resume: Resume, hasGoto: Bool = false) async throws -> Bool {
         let known = try await loadKnownInterrupts()
         let open = try openInterrupts().filter { interrupt in
             guard let record = known.first(where: { $0.id == interrupt.id }) else { return true }
@@ -73,7 +75,7 @@ extension Run {
                         "thread '\(thread)' is not waiting on any interrupt and has nothing left to run, so nothing would use the answer; start it again with invoke(input, thread:)")
                 }
                 upsertHeadWrites([PendingWrite(taskID: Reserved.nullTask, node: Reserved.input, index: Reserved.resumeIndex, channel: Reserved.resume, value: value.jsonData)])
-                return
+                return true
             }
             if open.count > 1 {
                 throw GraphError(
@@ -94,7 +96,10 @@ extension Run {
                 }
             }
         }
+        try checkApprovers(answers)
         answers = try answers.map { interrupt, value in (interrupt, try checkedAnswer(value, to: interrupt)) }
+        answers = try countVotes(answers)
+        if answers.isEmpty { return false }
         for (interrupt, value) in answers where interrupt.namespace != nil {
             // A subgraph's question: answered by id, the subgraph node passes it on.
             var map: [String: JSONValue] = [:]
@@ -108,7 +113,7 @@ extension Run {
             var record = known.first(where: { $0.id == interrupt.id }) ?? newRecord(interrupt)
             record.status = expiring.contains(interrupt.id) ? .expired : .resolved
             record.resolvedAt = now
-            record.resolvedBy = config.actor
+            record.resolvedBy = config.answeredBy?.id ?? config.actor
             stage(record)
             guard interrupt.namespace == nil else { continue }
             var list: [JSONValue] = []
@@ -118,6 +123,7 @@ extension Run {
             list.append(value)
             upsertHeadWrites([PendingWrite(taskID: interrupt.taskID, node: interrupt.node, index: Reserved.resumeIndex, channel: Reserved.resume, value: JSONValue.array(list).jsonData)])
         }
+        return true
     }
 
     /// An answer to a tool-call review (an interrupt whose value is a ``ReviewRequest``) is
@@ -145,7 +151,7 @@ extension Run {
         InterruptRecord(
             id: interrupt.id, threadID: threadID ?? "", checkpointID: current?.id ?? CheckpointID(high: 0, low: 0),
             taskID: interrupt.taskID, node: interrupt.node, value: interrupt.value, status: .pending,
-            deadline: interrupt.deadline, onTimeout: interrupt.onTimeout, createdAt: now, namespace: interrupt.namespace)
+            deadline: interrupt.deadline, onTimeout: interrupt.onTimeout, createdAt: now, namespace: interrupt.namespace, approvers: interrupt.approvers)
     }
 
     /// A `Command`'s update and goto become writes of the null task on the head; the next

@@ -374,8 +374,16 @@ extension Run {
     /// The interrupt write of a task that paused, with the deadlines first given kept, and
     /// records staged for questions not already pending.
     func keepInterrupts(_ list: [Interrupt], of task: PlannedTask<State>, known: [InterruptRecord]) -> PendingWrite {
+        let prior = priorInterrupts(of: task.id)
         let kept = list.map { interrupt -> Interrupt in
             var interrupt = interrupt
+            if let earlier = prior[interrupt.id] {
+                interrupt.votes = earlier.votes
+                if earlier.escalation != nil {
+                    interrupt.escalation = earlier.escalation
+                    interrupt.approvers = earlier.approvers
+                }
+            }
             if let old = known.first(where: { $0.id == interrupt.id }) {
                 interrupt.deadline = old.deadline
                 interrupt.onTimeout = old.onTimeout

@@ -51,6 +51,11 @@ final class Run<State: GraphState> {
         self.graph = graph
         self.threadID = threadID
         self.input = input
+        var config = config
+        if case .command(let command) = input, command.resume != nil, let actor = config.answeredBy {
+            // Who answered shows in getState and stateHistory.
+            config.metadata["actor"] = actor.json
+        }
         self.config = config
         self.mode = mode
         self.checkpointer = graph.checkpointer
@@ -119,7 +124,9 @@ final class Run<State: GraphState> {
             }
             try load(base)
             try await forkIfPast(record: record)
-            if let resume = command.resume { try await applyResume(resume, hasGoto: !command.goto.isEmpty) }
+            if let resume = command.resume, try await !applyResume(resume, hasGoto: !command.goto.isEmpty) {
+                return try await stopAfterVotes(command)
+            }
             try refuseIfTimedOut(record)
             try addNullWrites(command)
             markResuming()

@@ -235,6 +235,9 @@ extension CompiledGraph {
         let at = now ?? clock.now
         let due = try await deadlines(thread: thread).filter { $0.deadline! <= at }
         guard !due.isEmpty else { return nil }
+        if let escalated = try await Run(graph: self, threadID: thread, input: .proceed, config: config, mode: []).escalate(due, at: at) {
+            return escalated
+        }
         var config = config
         config.actor = config.actor ?? "timeout"
         let failing = due.filter { if case .answer = $0.onTimeout { false } else { true } }

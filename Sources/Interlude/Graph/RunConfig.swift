@@ -50,8 +50,14 @@ public struct RunConfig: Sendable {
     public var durability: Durability
     /// Metadata stored on every checkpoint this invocation creates. Default: empty.
     public var metadata: [String: JSONValue]
-    /// Who is acting (a command id); recorded on resolved interrupts. Default: none.
+    /// Who is acting (a command id); recorded on resolved interrupts when no
+    /// ``answeredBy`` is given. Default: none.
     public var actor: String?
+    /// The human who answers, for a resume: checked against each answered interrupt's
+    /// ``Approvers`` (refused `.notAllowed` otherwise), recorded as the interrupt's
+    /// `resolvedBy` and as `actor` in the metadata of the checkpoints the resume creates.
+    /// Default: none.
+    public var answeredBy: ReviewActor?
     /// Called before every commit; its rows are committed in the same transaction.
     /// Default: none.
     public var commitHook: (@Sendable (CommitContext) throws -> CommitExtras)?
@@ -60,8 +66,9 @@ public struct RunConfig: Sendable {
     public init(
         checkpointID: CheckpointID? = nil, interruptBefore: [String]? = nil, interruptAfter: [String]? = nil,
         recursionLimit: Int = 25, durability: Durability = .sync, metadata: [String: JSONValue] = [:],
-        actor: String? = nil, commitHook: (@Sendable (CommitContext) throws -> CommitExtras)? = nil
+        actor: String? = nil, commitHook: (@Sendable (CommitContext) throws -> CommitExtras)? = nil, answeredBy: ReviewActor? = nil
     ) {
+        self.answeredBy = answeredBy
         self.checkpointID = checkpointID
         self.interruptBefore = interruptBefore
         self.interruptAfter = interruptAfter

@@ -127,6 +127,8 @@ public struct CommandDecoder: Sendable {
             return members
         }
         let body: CommandMessage.Body
+        var actor: ReviewActor?
+        var signature: ResumeSignature?
         switch type {
         case "run":
             let graph = try string("graph")!
@@ -152,6 +154,13 @@ public struct CommandDecoder: Sendable {
                 throw DeadLetterReason("invalid_envelope", "a resume has either 'value' or 'values', not both")
             }
             body = .resume(value: value, values: values, checkpointID: try checkpoint("checkpoint_id"))
+            if let raw = object["actor"], !raw.isNull {
+                guard let decoded = ReviewActor(json: raw) else {
+                    throw DeadLetterReason("invalid_envelope", "field 'actor' must be an object with a non-empty string 'id' and optional 'roles' (a list of strings), like {\"id\": \"alice\", \"roles\": [\"finance\"]}")
+                }
+                actor = decoded
+            }
+            if let raw = object["signature"], !raw.isNull { signature = try ResumeSignature(json: raw) }
         case "update_state":
             let continueRun = object["continue"]?.boolValue ?? false
             body = .updateState(values: try objectField("values"), asNode: try string("as_node", required: false), checkpointID: try checkpoint("checkpoint_id"), continueRun: continueRun)
@@ -160,7 +169,7 @@ public struct CommandDecoder: Sendable {
         default:
             throw DeadLetterReason("unknown_type", "type '\(type)' is not one of run, resume, update_state, cancel")
         }
-        return CommandMessage(id: id, threadID: threadID, createdAt: createdAt, body: body)
+        return CommandMessage(id: id, threadID: threadID, createdAt: createdAt, body: body, actor: actor, signature: signature)
     }
 }
 

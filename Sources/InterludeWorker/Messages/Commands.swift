@@ -63,13 +63,21 @@ public struct CommandMessage: Sendable, Equatable {
     public var createdAt: Date
     /// What it asks.
     public var body: Body
+    /// Who answers, for a resume (`actor`): checked against the interrupts' approvers and
+    /// recorded with the resolution. Default: none.
+    public var actor: ReviewActor?
+    /// The signature over a resume (`signature`), required when the worker requires signed
+    /// answers. Default: none.
+    public var signature: ResumeSignature?
 
     /// Creates a command.
-    public init(id: String, threadID: String, createdAt: Date = Date(), body: Body) {
+    public init(id: String, threadID: String, createdAt: Date = Date(), body: Body, actor: ReviewActor? = nil, signature: ResumeSignature? = nil) {
         self.id = id
         self.threadID = threadID
         self.createdAt = createdAt
         self.body = body
+        self.actor = actor
+        self.signature = signature
     }
 
     /// The `type` field.
@@ -98,6 +106,8 @@ public struct CommandMessage: Sendable, Equatable {
             if let value { object["value"] = value }
             if let values { object["values"] = .object(values) }
             if let checkpointID { object["checkpoint_id"] = .string(checkpointID.description) }
+            if let actor { object["actor"] = actor.json }
+            if let signature { object["signature"] = signature.json }
         case .updateState(let values, let asNode, let checkpointID, let continueRun):
             object["values"] = values.map { .object($0) } ?? .null
             if let asNode { object["as_node"] = .string(asNode) }

@@ -21,6 +21,12 @@ public enum EventMessages {
         object["value"] = record.value
         if let deadline = record.deadline { object["deadline"] = .string(Timestamp.format(deadline)) }
         if let namespace = record.namespace { object["namespace"] = .string(namespace) }
+        if let approvers = record.approvers { object["approvers"] = approvers.json }
+        if let step = record.escalationStep {
+            // Published again by an escalation step: an id of its own, so it is not dropped as a copy.
+            object["id"] = .string("review-\(record.id)-\(step)")
+            object["escalation"] = .string(step)
+        }
         return .object(object)
     }
 
@@ -28,14 +34,17 @@ public enum EventMessages {
     ///
     /// Its id names the checkpoint and the command: a command that commits no new checkpoint
     /// (a cancel of a paused thread) still gets an event id of its own, and a redelivery of the
-    /// same command gets the same id.
-    public static func step(threadID: String, checkpointID: CheckpointID, step: Int, status: ThreadStatus, commandID: String?, at date: Date) -> JSONValue {
+    /// same command gets the same id. A resume's step events name who answered (`actor`).
+    public static func step(
+        threadID: String, checkpointID: CheckpointID, step: Int, status: ThreadStatus, commandID: String?, actor: ReviewActor? = nil, at date: Date
+    ) -> JSONValue {
         let id = commandID.map { "step-\(checkpointID)-\($0)" } ?? "step-\(checkpointID)"
         var object = envelope(type: "step", id: id, threadID: threadID, at: date)
         object["checkpoint_id"] = .string(checkpointID.description)
         object["step"] = .number(Double(step))
         object["status"] = .string(status.rawValue)
         if let commandID { object["command_id"] = .string(commandID) }
+        if let actor { object["actor"] = actor.json }
         return .object(object)
     }
 

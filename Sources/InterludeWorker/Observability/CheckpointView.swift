@@ -59,6 +59,7 @@ public struct CheckpointView: Sendable, Equatable {
             "interrupt_id": .string(interrupt.id), "node": .string(interrupt.node), "value": interrupt.value,
         ]
         object["deadline"] = interrupt.deadline.map { .string(Timestamp.format($0)) } ?? .null
+        if let approvers = interrupt.approvers { object["approvers"] = approvers.json }
         return .object(object)
     }
 }

@@ -116,7 +116,7 @@ extension CommandProcessor {
             if ifBusy == .reject, let record = snapshot?.record, record.status == .interrupted || record.status == .ready { return nil }
             graphName = name
         case .resume(_, _, let expected):
-            guard let record = snapshot?.record, expected == nil || expected == record.head else { return nil }
+            guard let record = snapshot?.record, expected == nil || expected == record.head, !needsSignatureCheck(command) else { return nil }
             graphName = record.graph.name
         default:
             return nil

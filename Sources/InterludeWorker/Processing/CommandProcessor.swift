@@ -71,6 +71,8 @@ public struct CommandProcessor: Sendable {
         public var maxBatch = 64
         /// Fault-injection points for tests. Default: none.
         public var hooks = WorkerHooks()
+        /// Signed answers: required or not, and the accepted keys. Default: not required, no keys.
+        public var signing = ResumeSigning()
 
         /// Default settings.
         public init() {}
@@ -156,6 +158,7 @@ public struct CommandProcessor: Sendable {
                 if let expected, record?.head != expected {
                     return try await reject(command.ref, staging: staging, "checkpoint_mismatch", "the resume expects checkpoint \(expected) but thread '\(command.threadID)' is at \(record?.head?.description ?? "nothing")")
                 }
+                if let refusal = try await signatureRefusal(command) { return try await reject(command.ref, staging: staging, refusal.code, refusal.message) }
                 let resume: Resume = values.map { .byID($0) } ?? .value(value ?? .null)
                 return try await withRetries(command.ref, graph: graph, config: config, staging: staging) { try await graph.resume(resume, command.threadID, $0) }
             case .updateState(let values, let asNode, let checkpointID, let continueRun):
@@ -205,6 +208,7 @@ public struct CommandProcessor: Sendable {
     func runConfig(for command: CommandMessage, graph: WorkerGraph, ledger: LedgerPolicy, staging: OutboxStaging) -> RunConfig {
         var config = RunConfig(recursionLimit: configuration.recursionLimit, durability: configuration.durability, metadata: ["command_id": .string(command.id)], actor: command.id)
         config.commitHook = hook(for: command.ref, graph: graph.identity, ledger: ledger, staging: staging)
+        config.answeredBy = command.actor
         if case .run(_, _, let options, _) = command.body { apply(options, to: &config) }
         return config
     }
@@ -285,10 +289,11 @@ public struct CommandProcessor: Sendable {
             }
             if let ledger, let command {
                 extras.commands.append(CommandRecord(commandID: command.id, threadID: command.threadID, kind: command.kind, status: ledger.status(context), outcome: context.status.rawValue))
+                extras.commands += Self.signatureUse(command, first: context.isFirst)
             }
             for record in context.newInterrupts { publish(topics.reviews, EventMessages.review(record, graph: graph, at: now)) }
             if stepEvents {
-                publish(topics.events, EventMessages.step(threadID: context.threadID, checkpointID: context.head, step: context.step, status: context.status, commandID: command?.id, at: now))
+                publish(topics.events, EventMessages.step(threadID: context.threadID, checkpointID: context.head, step: context.step, status: context.status, commandID: command?.id, actor: command?.actor, at: now))
             }
             if context.isFinal {
                 switch context.status {
@@ -343,6 +348,8 @@ public struct CommandProcessor: Sendable {
         case .invalidUpdate, .decodingFailed, .encodingFailed: "invalid_input"
         case .recursionLimit: "recursion_limit"
         case .timeout: "timed_out"
+        case .notAllowed: "not_allowed"
+        case .alreadyVoted: "already_voted"
         default: nil
         }
     }
@@ -353,8 +360,12 @@ struct CommandRef: Sendable {
     var id: String
     var threadID: String
     var kind: String
+    /// Who answered (a resume's actor), shown in its step events.
+    var actor: ReviewActor?
+    /// A signed resume's ledger id of its signed bytes (see `signatureUse`).
+    var signatureKey: String?
 }
 
 extension CommandMessage {
-    var ref: CommandRef { CommandRef(id: id, threadID: threadID, kind: type) }
+    var ref: CommandRef { CommandRef(id: id, threadID: threadID, kind: type, actor: actor, signatureKey: signatureKey) }
 }

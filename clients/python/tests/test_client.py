@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 import interlude_review.client as client_module
-from interlude_review import Completed, Interrupt, OutcomeTimeout, ResumeRejected, CommandRejected, ReviewClient, Step
+import base64
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from interlude_review import Actor, Completed, Interrupt, OutcomeTimeout, Resume, ResumeRejected, CommandRejected, ResumeSigner, ReviewClient, Step, canonical_bytes
 
 CHECKPOINT = "019a5c3e-8f00-7000-8000-0123456789ab"
 
@@ -192,10 +196,24 @@ def test_a_wait_with_no_answer_times_out(client: ReviewClient) -> None:
         client.wait_for_outcome("nobody", timeout=0.05)
 
 
-def test_an_actor_is_refused_until_the_contract_has_one(client: ReviewClient) -> None:
-    with pytest.raises(NotImplementedError, match="no 'actor' field"):
-        client.resume("t1", {"i": True}, actor="ana")
-    assert producer(client).sent == []
+def test_an_actor_goes_on_the_resume(client: ReviewClient) -> None:
+    client.resume("t1", {"i": True}, actor="ana")
+    client.resume_pending("t1", True, actor=Actor("bob", roles=("finance",)))
+    sent = [payload for _, _, payload in producer(client).sent]
+    assert sent[0]["actor"] == {"id": "ana", "roles": []}
+    assert sent[1]["actor"] == {"id": "bob", "roles": ["finance"]}
+    assert "signature" not in sent[0]
+
+
+def test_a_client_with_a_signer_signs_every_resume(client: ReviewClient) -> None:
+    key = Ed25519PrivateKey.generate()
+    client.signer = ResumeSigner(key, "k1", clock=lambda: 1_800_000_000)
+    client.resume("t1", {"i": True}, actor="ana")
+    sent = producer(client).sent[-1][2]
+    assert sent["signature"]["key_id"] == "k1"
+    assert sent["signature"]["issued_at"] == 1_800_000_000 and sent["signature"]["expires_at"] == 1_800_000_300
+    resume = Resume.from_dict(sent)
+    key.public_key().verify(base64.b64decode(sent["signature"]["sig"]), canonical_bytes(resume, key_id="k1", issued_at=1_800_000_000, expires_at=1_800_000_300))
 
 
 def test_an_undecodable_event_is_skipped_and_counted(client: ReviewClient) -> None:

@@ -12,6 +12,7 @@ from .models import (
     JSON,
     SCHEMA_VERSION,
     UNSET,
+    Actor,
     Cancel,
     Command,
     Completed,
@@ -24,6 +25,7 @@ from .models import (
     Resume,
     Run,
     RunConfig,
+    Signature,
     Step,
     UpdateState,
     format_timestamp,
@@ -31,6 +33,7 @@ from .models import (
     parse_message,
     parse_timestamp,
 )
+from .signing import ResumeSigner, canonical_bytes, public_key_base64
 from .reasons import DEAD_LETTER_REASONS, REJECTION_REASONS, explain_dead_letter, explain_rejection
 
 __version__ = "0.1.0"
@@ -51,6 +54,11 @@ __all__ = [
     "UNSET",
     "Run",
     "RunConfig",
+    "Actor",
+    "Signature",
+    "ResumeSigner",
+    "canonical_bytes",
+    "public_key_base64",
     "Resume",
     "UpdateState",
     "Cancel",

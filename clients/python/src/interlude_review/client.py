@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from .errors import CommandRejected, DeliveryFailed, InterludeError, InvalidMessage, OutcomeTimeout, ResumeRejected
 from .models import (
     JSON,
+    Actor,
     Cancel,
     Command,
     Completed,
@@ -123,6 +124,8 @@ class ReviewClient:
         delivery_timeout: Seconds a send waits for Kafka's acknowledgement. Default: 30.
         memory: How many event ids (for de-duplication), acknowledgements and outcomes the
             client remembers. Default: 100,000.
+        signer: Signs every resume before it is sent (workers that require signed answers
+            refuse unsigned ones). Default: none.
 
     Events are delivered at least once; the client drops copies of an event id it has seen.
     """
@@ -137,8 +140,11 @@ class ReviewClient:
         consumer_config: Mapping[str, Any] | None = None,
         delivery_timeout: float = 30.0,
         memory: int = 100_000,
+        signer: Any = None,
     ) -> None:
         self.topics = Topics(topic_prefix)
+        #: The :class:`~interlude_review.signing.ResumeSigner` applied to resumes, if any.
+        self.signer = signer
         self.delivery_timeout = delivery_timeout
         producer_settings = {**PRODUCER_DEFAULTS, **(producer_config or {}), "bootstrap.servers": bootstrap_servers}
         consumer_settings = {
@@ -182,6 +188,8 @@ class ReviewClient:
         Raises:
             DeliveryFailed: Kafka did not acknowledge it within ``delivery_timeout``.
         """
+        if isinstance(command, Resume) and self.signer is not None and command.signature is None:
+            command = self.signer.sign(command)
         topic = self.topics.resumes if isinstance(command, Resume) else self.topics.runs
         outcome: dict[str, Any] = {}
 
@@ -232,33 +240,27 @@ class ReviewClient:
         return self.send(Run(thread_id=thread_id, graph=graph, input=None if input is None else dict(input), config=config, if_busy=if_busy, id=command_id or new_command_id()))  # type: ignore[arg-type]
 
     def answer(
-        self, interrupt: Interrupt, value: JSON, *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | None = None
+        self, interrupt: Interrupt, value: JSON, *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | Actor | None = None
     ) -> str:
         """Answers a received interrupt (a ``resume`` by its interrupt id); returns the command id.
 
-        ``actor`` is reserved: the resume contract (``schemas/kafka/resume.json``, schema
-        version 1) has no field for who answered yet, so passing one raises
-        ``NotImplementedError`` rather than sending a field the contract does not allow.
+        ``actor`` says who answers (a user id, or an :class:`Actor` with roles): workers check it
+        against the interrupt's ``approvers`` and record it. With a ``signer`` the resume is signed.
         """
         return self.resume(interrupt.thread_id, {interrupt.interrupt_id: value}, command_id=command_id, checkpoint_id=checkpoint_id, actor=actor)
 
     def resume(
-        self, thread_id: str, answers: Mapping[str, JSON], *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | None = None
+        self, thread_id: str, answers: Mapping[str, JSON], *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | Actor | None = None
     ) -> str:
         """Answers interrupts of ``thread_id`` by id (``{interrupt_id: value}``); returns the command id.
-
-        Raises:
-            NotImplementedError: ``actor`` was given (see :meth:`answer`).
-        """
-        _refuse_actor(actor)
-        return self.send(Resume(thread_id=thread_id, values=dict(answers), checkpoint_id=checkpoint_id, id=command_id or new_command_id()))
+        ``actor`` as in :meth:`answer`."""
+        return self.send(Resume(thread_id=thread_id, values=dict(answers), checkpoint_id=checkpoint_id, id=command_id or new_command_id(), actor=_actor(actor)))
 
     def resume_pending(
-        self, thread_id: str, value: JSON, *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | None = None
+        self, thread_id: str, value: JSON, *, command_id: str | None = None, checkpoint_id: str | None = None, actor: str | Actor | None = None
     ) -> str:
         """Answers the only pending interrupt of ``thread_id`` (``resume`` with ``value``)."""
-        _refuse_actor(actor)
-        return self.send(Resume(thread_id=thread_id, value=value, checkpoint_id=checkpoint_id, id=command_id or new_command_id()))
+        return self.send(Resume(thread_id=thread_id, value=value, checkpoint_id=checkpoint_id, id=command_id or new_command_id(), actor=_actor(actor)))
 
     def update_state(
         self,
@@ -497,9 +499,8 @@ def _dedup_key(event: Event) -> str:
     return event.id
 
 
-def _refuse_actor(actor: str | None) -> None:
-    if actor is not None:
-        raise NotImplementedError(
-            "the resume contract (schemas/kafka/resume.json, schema_version 1) has no 'actor' field yet, "
-            "and the contract allows no other fields; answer without actor (workers record the command id as the actor)"
-        )
+def _actor(actor: str | Actor | None) -> Actor | None:
+    """A user id or an :class:`Actor` as an :class:`Actor`."""
+    if actor is None or isinstance(actor, Actor):
+        return actor
+    return Actor(actor)

@@ -26,6 +26,8 @@ __all__ = [
     "JSON",
     "UNSET",
     "RunConfig",
+    "Actor",
+    "Signature",
     "Run",
     "Resume",
     "UpdateState",
@@ -363,12 +365,76 @@ class Run(_Serializable):
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who answers a resume: a user id and the roles the user holds.
+
+    Workers check it against the interrupt's ``approvers`` (``not_allowed`` otherwise) and record
+    it as the interrupt's ``resolved_by`` and in checkpoint metadata. Unsigned, it is what the
+    sender says; sign resumes (:class:`~interlude_review.signing.ResumeSigner`) to prove it.
+    """
+
+    #: The user id (non-empty).
+    id: str
+    #: Roles the user holds.
+    roles: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise InvalidMessage("field 'actor.id' must be a non-empty string", field="actor")
+        if isinstance(self.roles, str) or not all(isinstance(role, str) for role in self.roles):
+            raise InvalidMessage("field 'actor.roles' must be a list of strings", field="actor")
+        object.__setattr__(self, "roles", tuple(self.roles))
+
+    def to_dict(self) -> dict[str, JSON]:
+        """The wire JSON: ``{"id": ..., "roles": [...]}`` (``roles`` always present)."""
+        return {"id": self.id, "roles": list(self.roles)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Actor:
+        """Reads the wire JSON."""
+        if not isinstance(data, Mapping):
+            raise InvalidMessage("field 'actor' must be an object {id, roles}", field="actor")
+        return cls(id=data.get("id"), roles=tuple(data.get("roles") or ()))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """An Ed25519 signature over a resume (see :mod:`interlude_review.signing`)."""
+
+    #: The id of the signing key in the workers' key set.
+    key_id: str
+    #: When it was signed, whole seconds since 1970 (UTC).
+    issued_at: int
+    #: When it stops being valid, whole seconds since 1970 (UTC).
+    expires_at: int
+    #: The 64-byte signature, standard base64.
+    sig: str
+
+    def to_dict(self) -> dict[str, JSON]:
+        """The wire JSON."""
+        return {"key_id": self.key_id, "issued_at": self.issued_at, "expires_at": self.expires_at, "sig": self.sig}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Signature:
+        """Reads the wire JSON."""
+        if not isinstance(data, Mapping):
+            raise InvalidMessage("field 'signature' must be an object", field="signature")
+        return cls(
+            key_id=_require_text("signature.key_id", data.get("key_id")),
+            issued_at=_require_int("signature.issued_at", data.get("issued_at")),
+            expires_at=_require_int("signature.expires_at", data.get("expires_at")),
+            sig=_require_text("signature.sig", data.get("sig")),
+        )
+
+
+@dataclass(frozen=True)
 class Resume(_Serializable):
     """Answers interrupts (topic ``resumes``, key: thread id).
 
     Give either ``values`` (answers by interrupt id: the usual form, see :meth:`answer`) or
     ``value`` (answers the thread's only pending interrupt, see :meth:`answer_pending`), never
-    both. The resume contract has no ``actor`` field yet.
+    both. ``actor`` says who answers; ``signature`` proves it (workers that require signed
+    answers refuse a resume without one).
     """
 
     type: ClassVar[str] = "resume"
@@ -385,10 +451,16 @@ class Resume(_Serializable):
     id: str = field(default_factory=new_command_id)
     #: When the command was created.
     created_at: datetime = field(default_factory=_utc_now)
+    #: Who answers.
+    actor: Actor | None = None
+    #: The signature over thread, answers, actor and times.
+    signature: Signature | None = None
 
     def __post_init__(self) -> None:
         _require_id("id", self.id)
         _require_id("thread_id", self.thread_id)
+        if isinstance(self.actor, str):
+            object.__setattr__(self, "actor", Actor(self.actor))
         has_value = self.value is not UNSET
         if has_value == (self.values is not None):
             raise InvalidMessage(
@@ -423,17 +495,25 @@ class Resume(_Serializable):
             out["value"] = self.value
         if self.checkpoint_id is not None:
             out["checkpoint_id"] = self.checkpoint_id
+        if self.actor is not None:
+            out["actor"] = self.actor.to_dict()
+        if self.signature is not None:
+            out["signature"] = self.signature.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Resume:
         """Reads the wire JSON."""
         header = _header(data, cls.type)
+        actor = data.get("actor")
+        signature = data.get("signature")
         return cls(
             **header,
             values=data.get("values"),
             value=data["value"] if "value" in data else UNSET,
             checkpoint_id=data.get("checkpoint_id"),
+            actor=None if actor is None else Actor.from_dict(actor),
+            signature=None if signature is None else Signature.from_dict(signature),
         )
 
 
@@ -558,6 +638,18 @@ class Interrupt(_Serializable):
     #: Only for a question asked inside a subgraph: the subgraph's namespace (``<node>:<task id>``
     #: or ``<node>``). Answer by ``interrupt_id`` on the thread as for any question.
     namespace: str | None = None
+    #: Who may answer: ``{"users": [...], "roles": [...]}``; ``None``: anyone.
+    approvers: dict[str, Any] | None = None
+    #: ``"remind"`` or ``"escalate"`` when an escalation step published the question again.
+    escalation: str | None = None
+
+    def allows(self, actor: Actor | None) -> bool:
+        """``True`` when ``actor`` may answer (always, without approvers)."""
+        if self.approvers is None:
+            return True
+        if actor is None:
+            return False
+        return actor.id in self.approvers.get("users", []) or any(role in self.approvers.get("roles", []) for role in actor.roles)
 
     def to_dict(self) -> dict[str, JSON]:
         """The wire JSON."""
@@ -574,6 +666,10 @@ class Interrupt(_Serializable):
             out["deadline"] = format_timestamp(self.deadline)
         if self.namespace is not None:
             out["namespace"] = self.namespace
+        if self.approvers is not None:
+            out["approvers"] = self.approvers
+        if self.escalation is not None:
+            out["escalation"] = self.escalation
         return out
 
     @classmethod
@@ -593,6 +689,8 @@ class Interrupt(_Serializable):
             value=data["value"],
             deadline=None if deadline is None else parse_timestamp(deadline, "deadline"),
             namespace=None if data.get("namespace") is None else _require_text("namespace", data["namespace"]),
+            approvers=data.get("approvers"),
+            escalation=data.get("escalation"),
         )
 
 
@@ -613,6 +711,8 @@ class Step(_Serializable):
     #: ``ready``, ``interrupted``, ``completed`` or ``failed``.
     status: StepStatus
     command_id: str | None = None
+    #: Who answered, on the steps of a resume that named an actor.
+    actor: Actor | None = None
 
     def to_dict(self) -> dict[str, JSON]:
         """The wire JSON."""
@@ -620,6 +720,8 @@ class Step(_Serializable):
         out.update(checkpoint_id=self.checkpoint_id, step=self.step, status=self.status)
         if self.command_id is not None:
             out["command_id"] = self.command_id
+        if self.actor is not None:
+            out["actor"] = self.actor.to_dict()
         return out
 
     @classmethod
@@ -635,6 +737,7 @@ class Step(_Serializable):
             step=_require_int("step", _get(data, "step")),
             status=status,
             command_id=data.get("command_id"),
+            actor=None if data.get("actor") is None else Actor.from_dict(data["actor"]),
         )
 
 

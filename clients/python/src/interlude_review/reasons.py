@@ -59,6 +59,28 @@ REJECTION_REASONS: Mapping[str, str] = {
         "the thread failed because a human wait passed its deadline and cannot continue from its head; "
         "start it again, edit it with update_state, or fork an earlier checkpoint"
     ),
+    "not_allowed": (
+        "the resume's actor is not among the interrupt's approvers (or the resume has no actor); "
+        "nothing was applied; answer as a listed user or a holder of a listed role"
+    ),
+    "signature_required": (
+        "the workers accept only signed resumes; sign it (interlude_review.signing.ResumeSigner) "
+        "with a key in the workers' key set"
+    ),
+    "bad_signature": (
+        "the signature does not match the resume's thread, answers, actor, times and key, or is malformed; "
+        "sign exactly what is sent (non-integer numbers cannot be signed: send them as strings)"
+    ),
+    "unknown_key": "the signature's key_id is not in the workers' key set; use a configured key, or add its public key",
+    "signature_expired": "the signature's expires_at has passed; sign the answer again and send it with a new command id",
+    "already_voted": (
+        "the interrupt needs a quorum and this actor already voted on it; a vote counts once "
+        "(the votes so far are in the thread's state)"
+    ),
+    "signature_replayed": (
+        "this signed answer was already used by another command; a signature applies once: "
+        "sign a new answer"
+    ),
 }
 
 #: Dead-letter reason code -> what it means and what the sender should do.
