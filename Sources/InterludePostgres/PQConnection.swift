@@ -23,13 +23,19 @@ final class PQConnection {
     let cancelDeliveryLimit: Duration
     /// `true` once the server missed the query deadline: the connection must not be used again.
     private(set) var isAbandoned = false
+    /// Counts this connection's round trips (shared with its pool); `nil` counts nothing.
+    let roundTrips: PostgresRoundTrips?
 
     /// Opens a connection (blocking, bounded by the connect timeout) and sets up the session.
     /// - Parameters:
     ///   - conninfo: A libpq conninfo string or `postgres://` URL; its keywords win over `timeouts`.
     ///   - timeouts: Connect timeout, keepalives, statement timeout and query deadline.
     ///   - searchPath: A validated `search_path` value, or `nil` for the server's.
-    init(conninfo: String, timeouts: PostgresConnection.Timeouts, searchPath: String?, logger: Logger) throws(PostgresError) {
+    ///   - roundTrips: Where to count round trips (the session set-up's too). Default: nowhere.
+    init(
+        conninfo: String, timeouts: PostgresConnection.Timeouts, searchPath: String?, logger: Logger,
+        roundTrips: PostgresRoundTrips? = nil
+    ) throws(PostgresError) {
         try timeouts.validate()
         try Self.validate(conninfo)
         let handle = try Self.open(conninfo, defaults: timeouts.libpqKeywords)
@@ -48,6 +54,7 @@ final class PQConnection {
         self.canceller = PQCanceller(connection: handle, logger: logger)
         self.queryDeadline = timeouts.effectiveQueryDeadline
         self.cancelDeliveryLimit = timeouts.connect ?? .seconds(10)
+        self.roundTrips = roundTrips
         PQsetNoticeProcessor(handle, { context, message in
             guard let context, let message else { return }
             let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()

@@ -32,17 +32,19 @@ public final class PostgresConnection: Sendable {
     ///   - logger: Receives server notices. Default: label `interlude.postgres`.
     ///   - timeouts: Connect timeout, TCP keepalives, statement timeout and query deadline.
     ///     Default: ``Timeouts/init(connect:statement:queryDeadline:keepalivesIdle:keepalivesInterval:keepalivesCount:)``'s defaults.
+    ///   - roundTrips: Counts the connection's round trips (see ``PostgresRoundTrips``). Default: none.
     /// - Throws: `PostgresError` `.invalidConfiguration`, `.authenticationFailed` or `.connectionFailed`
     ///   (also when the server does not complete the connection within the connect timeout).
     public static func connect(
         url: String, searchPath: [String]? = nil, logger: Logger = Logger(label: "interlude.postgres"),
-        timeouts: Timeouts = Timeouts()
+        timeouts: Timeouts = Timeouts(), roundTrips: PostgresRoundTrips? = nil
     ) async throws(PostgresError) -> PostgresConnection {
         let searchPathValue = try searchPath.map { names throws(PostgresError) in try PostgresIdentifier.searchPath(names) }
         let thread = ConnectionThread(name: "interlude-postgres")
         do {
             try await thread.run(cancellable: false) { context throws(PostgresError) in
-                context.connection = try PQConnection(conninfo: url, timeouts: timeouts, searchPath: searchPathValue, logger: logger)
+                context.connection = try PQConnection(
+                    conninfo: url, timeouts: timeouts, searchPath: searchPathValue, logger: logger, roundTrips: roundTrips)
             }
         } catch {
             thread.stop()
