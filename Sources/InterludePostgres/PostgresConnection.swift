@@ -13,6 +13,11 @@ import Synchronization
 /// retriable `PostgresError` `.timedOut` and breaks the connection. Cancelling the calling task
 /// cancels its statement on the server and throws `CancellationError`; the connection stays
 /// usable.
+///
+/// A new connection sets its session's `search_path`, `statement_timeout`, `jit` (off: the
+/// library's short statements over arrays only paid for LLVM compilation) and
+/// `plan_cache_mode` (`force_custom_plan`: generic plans made while tables were empty kept
+/// scanning them as they grew); settings given in the URL's `options` win.
 public final class PostgresConnection: Sendable {
     private let thread: ConnectionThread
     private let logger: Logger
