@@ -1,7 +1,7 @@
 # Interlude: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps test-deps build test demo bench bench-e2e chaos clean
+.PHONY: deps test-deps build test demo bench bench-e2e bench-backlog chaos clean
 
 deps:
 	@scripts/install-deps.sh
@@ -34,12 +34,19 @@ bench: deps
 	cd Benchmarks && ../scripts/with-test-postgres.sh $(SWIFT) package --disable-sandbox benchmark --target InterludeBenchmarks
 
 # The end-to-end load: approval runs through Kafka (embedded cluster), PostgreSQL and worker
-# processes, with 1 and then 2 workers, in release.
+# processes, with 1 and then 2 workers, in release; prints the load before each run and the
+# PostgreSQL round trips per command (scripts/bench-e2e.sh).
 E2E_RUNS ?= 2000
 bench-e2e: deps
 	$(SWIFT) build -c release --product interlude
-	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 1 --partitions 8
-	.build/release/interlude dev --auto-approve $(E2E_RUNS) --workers 2 --partitions 8
+	E2E_RUNS=$(E2E_RUNS) scripts/bench-e2e.sh
+
+# One worker's memory (VmRSS, VmHWM) while it drains BACKLOG_RUNS runs queued before it started
+# (scripts/bench-backlog.sh; needs python3 with confluent-kafka).
+BACKLOG_RUNS ?= 10000
+bench-backlog: deps
+	$(SWIFT) build -c release --product interlude
+	BACKLOG_RUNS=$(BACKLOG_RUNS) scripts/bench-backlog.sh
 
 # The fault tests at a larger scale than CI (kill -9, PostgreSQL restart, SIGSTOP past the
 # session timeout, broker down, rebalance storm, replay from offset 0); writes the table of

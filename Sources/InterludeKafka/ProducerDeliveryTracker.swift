@@ -54,19 +54,24 @@ final class ProducerDeliveryTracker: Sendable {
     func complete(messageID: UInt, with outcome: Outcome) {
         let finished: (Waiter, [Outcome])? = state.withLock { state in
             guard let (batchID, index) = state.messages.removeValue(forKey: messageID),
-                var batch = state.batches[batchID]
+                state.batches[batchID] != nil
             else { return nil }
-            batch.outcomes[index] = outcome
-            batch.remaining -= 1
-            guard batch.remaining == 0 else {
-                state.batches[batchID] = batch
-                return nil
+            // In place: a copy of the batch (`var batch = state.batches[id]`) would copy its
+            // outcomes on every report, quadratic in the batch size (20,000 commands sent at
+            // once took minutes).
+            let remaining = Self.modify(&state.batches[batchID]!) { batch -> Int in
+                batch.outcomes[index] = outcome
+                batch.remaining -= 1
+                return batch.remaining
             }
-            state.batches[batchID] = nil
+            guard remaining == 0, let batch = state.batches.removeValue(forKey: batchID) else { return nil }
             return (batch.waiter, batch.outcomes.map { $0! })
         }
         if let (waiter, outcomes) = finished { waiter(outcomes) }
     }
+
+    /// Runs `body` on a batch in place (no copy of its outcomes).
+    private static func modify<T>(_ batch: inout Batch, _ body: (inout Batch) -> T) -> T { body(&batch) }
 
     /// Refuses new batches and fails every message still waiting with `error`.
     func close(failingPendingWith error: KafkaError) {

@@ -38,8 +38,10 @@ extension PQConnection {
     }
 
     /// Writes everything queued to the server, reading what the server sends meanwhile so
-    /// neither side's buffers fill up.
+    /// neither side's buffers fill up. Every call waits for the server's answers after it, so
+    /// each flush is one round trip (counted in ``PQConnection/roundTrips``).
     func flush(_ statement: String, _ deadline: Deadline) throws(PostgresError) {
+        roundTrips?.record()
         while true {
             switch PQflush(handle) {
             case 0:

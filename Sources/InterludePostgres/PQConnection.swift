@@ -23,13 +23,19 @@ final class PQConnection {
     let cancelDeliveryLimit: Duration
     /// `true` once the server missed the query deadline: the connection must not be used again.
     private(set) var isAbandoned = false
+    /// Counts this connection's round trips (shared with its pool); `nil` counts nothing.
+    let roundTrips: PostgresRoundTrips?
 
     /// Opens a connection (blocking, bounded by the connect timeout) and sets up the session.
     /// - Parameters:
     ///   - conninfo: A libpq conninfo string or `postgres://` URL; its keywords win over `timeouts`.
     ///   - timeouts: Connect timeout, keepalives, statement timeout and query deadline.
     ///   - searchPath: A validated `search_path` value, or `nil` for the server's.
-    init(conninfo: String, timeouts: PostgresConnection.Timeouts, searchPath: String?, logger: Logger) throws(PostgresError) {
+    ///   - roundTrips: Where to count round trips (the session set-up's too). Default: nowhere.
+    init(
+        conninfo: String, timeouts: PostgresConnection.Timeouts, searchPath: String?, logger: Logger,
+        roundTrips: PostgresRoundTrips? = nil
+    ) throws(PostgresError) {
         try timeouts.validate()
         try Self.validate(conninfo)
         let handle = try Self.open(conninfo, defaults: timeouts.libpqKeywords)
@@ -48,23 +54,41 @@ final class PQConnection {
         self.canceller = PQCanceller(connection: handle, logger: logger)
         self.queryDeadline = timeouts.effectiveQueryDeadline
         self.cancelDeliveryLimit = timeouts.connect ?? .seconds(10)
+        self.roundTrips = roundTrips
         PQsetNoticeProcessor(handle, { context, message in
             guard let context, let message else { return }
             let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
             let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
             sink.logger.notice("postgres: \(text)")
         }, Unmanaged.passUnretained(notices).toOpaque())
-        let statementTimeout = setting("options")?.contains("statement_timeout") == true ? nil : timeouts.statementTimeoutSetting
-        if searchPath != nil || statementTimeout != nil {
-            _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout)])
-        }
+        let options = setting("options") ?? ""
+        let statementTimeout = options.contains("statement_timeout") ? nil : timeouts.statementTimeoutSetting
+        let jit = options.contains("jit") ? nil : "off"
+        let planCache = options.contains("plan_cache_mode") ? nil : "force_custom_plan"
+        _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout), .text(jit), .text(planCache)])
     }
 
+    /// Sets the session's search path, statement timeout, JIT and plan cache mode (each only
+    /// when given; settings in the URL's `options` win).
+    ///
+    /// - JIT compilation is off: the library's statements take arrays whose size the planner
+    ///   cannot know, so their estimated cost crosses `jit_above_cost` while they run in well
+    ///   under a millisecond, and compiling them with LLVM cost more than running them (11% of
+    ///   the server's CPU in an `interlude dev` load).
+    /// - Prepared statements are planned for their parameters at every execution
+    ///   (`plan_cache_mode = force_custom_plan`): by default PostgreSQL switches to a generic
+    ///   plan after five executions, and a worker's first five run on empty tables, so the
+    ///   generic plans scanned `threads`, `command_ledger` and `interrupts` sequentially for
+    ///   every batch load (an `= ANY($1)` test per row) while the tables grew, until an
+    ///   autovacuum analyze came (measured in a 4,000-run `interlude dev` load: 623 sequential
+    ///   scans read 1.15 million rows in its first 12 seconds).
     private static let sessionSetup = PostgresStatement(
         "connection.setup",
         sql: """
             SELECT set_config('search_path', coalesce($1::text, current_setting('search_path')), false),
-                   set_config('statement_timeout', coalesce($2::text, current_setting('statement_timeout')), false)
+                   set_config('statement_timeout', coalesce($2::text, current_setting('statement_timeout')), false),
+                   set_config('jit', coalesce($3::text, current_setting('jit')), false),
+                   set_config('plan_cache_mode', coalesce($4::text, current_setting('plan_cache_mode')), false)
             """)
 
     /// Connects with `defaults` placed before the conninfo, so the conninfo's keywords (and

@@ -13,6 +13,11 @@ import Synchronization
 /// retriable `PostgresError` `.timedOut` and breaks the connection. Cancelling the calling task
 /// cancels its statement on the server and throws `CancellationError`; the connection stays
 /// usable.
+///
+/// A new connection sets its session's `search_path`, `statement_timeout`, `jit` (off: the
+/// library's short statements over arrays only paid for LLVM compilation) and
+/// `plan_cache_mode` (`force_custom_plan`: generic plans made while tables were empty kept
+/// scanning them as they grew); settings given in the URL's `options` win.
 public final class PostgresConnection: Sendable {
     private let thread: ConnectionThread
     private let logger: Logger
@@ -32,17 +37,19 @@ public final class PostgresConnection: Sendable {
     ///   - logger: Receives server notices. Default: label `interlude.postgres`.
     ///   - timeouts: Connect timeout, TCP keepalives, statement timeout and query deadline.
     ///     Default: ``Timeouts/init(connect:statement:queryDeadline:keepalivesIdle:keepalivesInterval:keepalivesCount:)``'s defaults.
+    ///   - roundTrips: Counts the connection's round trips (see ``PostgresRoundTrips``). Default: none.
     /// - Throws: `PostgresError` `.invalidConfiguration`, `.authenticationFailed` or `.connectionFailed`
     ///   (also when the server does not complete the connection within the connect timeout).
     public static func connect(
         url: String, searchPath: [String]? = nil, logger: Logger = Logger(label: "interlude.postgres"),
-        timeouts: Timeouts = Timeouts()
+        timeouts: Timeouts = Timeouts(), roundTrips: PostgresRoundTrips? = nil
     ) async throws(PostgresError) -> PostgresConnection {
         let searchPathValue = try searchPath.map { names throws(PostgresError) in try PostgresIdentifier.searchPath(names) }
         let thread = ConnectionThread(name: "interlude-postgres")
         do {
             try await thread.run(cancellable: false) { context throws(PostgresError) in
-                context.connection = try PQConnection(conninfo: url, timeouts: timeouts, searchPath: searchPathValue, logger: logger)
+                context.connection = try PQConnection(
+                    conninfo: url, timeouts: timeouts, searchPath: searchPathValue, logger: logger, roundTrips: roundTrips)
             }
         } catch {
             thread.stop()

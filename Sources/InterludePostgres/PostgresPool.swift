@@ -102,6 +102,8 @@ public final class PostgresPool: Sendable {
     }
 
     private let configuration: Configuration
+    /// Round trips made by every connection of the pool, since the pool was created.
+    public let roundTrips = PostgresRoundTrips()
     private let logger: Logger
     private let clock: any Clock<Duration>
     private let state = Mutex(State())
@@ -277,7 +279,7 @@ public final class PostgresPool: Sendable {
             do {
                 return try await PostgresConnection.connect(
                     url: configuration.url, searchPath: configuration.searchPath, logger: logger,
-                    timeouts: configuration.timeouts)
+                    timeouts: configuration.timeouts, roundTrips: roundTrips)
             } catch {
                 guard error.isRetriable, attempt < configuration.connectAttempts else { throw error }
                 let delay = configuration.backoff(after: attempt)

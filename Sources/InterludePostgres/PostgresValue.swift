@@ -77,37 +77,66 @@ public struct PostgresValue: Sendable, Equatable {
     }
 
     /// A one-dimensional array of `text`, for `unnest($1::text[])` and `= ANY($1)`.
-    public static func textArray(_ values: [String?]) -> PostgresValue { array(values.map(text), element: OID.text) }
+    public static func textArray(_ values: [String?]) -> PostgresValue {
+        array(values, element: OID.text) { value, bytes in bytes.append(contentsOf: value.utf8) }
+    }
     /// A one-dimensional array of `bigint`.
-    public static func int64Array(_ values: [Int64?]) -> PostgresValue { array(values.map(int64), element: OID.int8) }
+    public static func int64Array(_ values: [Int64?]) -> PostgresValue {
+        array(values, element: OID.int8) { value, bytes in BinaryWriter.append(value, to: &bytes) }
+    }
     /// A one-dimensional array of `integer`.
-    public static func int32Array(_ values: [Int32?]) -> PostgresValue { array(values.map(int32), element: OID.int4) }
+    public static func int32Array(_ values: [Int32?]) -> PostgresValue {
+        array(values, element: OID.int4) { value, bytes in BinaryWriter.append(value, to: &bytes) }
+    }
     /// A one-dimensional array of `double precision`.
-    public static func doubleArray(_ values: [Double?]) -> PostgresValue { array(values.map(double), element: OID.float8) }
+    public static func doubleArray(_ values: [Double?]) -> PostgresValue {
+        array(values, element: OID.float8) { value, bytes in BinaryWriter.append(Int64(bitPattern: value.bitPattern), to: &bytes) }
+    }
     /// A one-dimensional array of `bytea`.
-    public static func byteaArray(_ values: [Data?]) -> PostgresValue { array(values.map(bytea), element: OID.bytea) }
+    public static func byteaArray(_ values: [Data?]) -> PostgresValue {
+        array(values, element: OID.bytea) { value, bytes in bytes.append(contentsOf: value) }
+    }
     /// A one-dimensional array of `jsonb` (each element JSON text bytes).
-    public static func jsonbArray(_ values: [Data?]) -> PostgresValue { array(values.map(jsonb), element: OID.jsonb) }
+    public static func jsonbArray(_ values: [Data?]) -> PostgresValue {
+        array(values, element: OID.jsonb) { value, bytes in
+            bytes.append(1)
+            bytes.append(contentsOf: value)
+        }
+    }
     /// A one-dimensional array of `uuid`.
-    public static func uuidArray(_ values: [CheckpointID?]) -> PostgresValue { array(values.map(uuid), element: OID.uuid) }
+    public static func uuidArray(_ values: [CheckpointID?]) -> PostgresValue {
+        array(values, element: OID.uuid) { value, bytes in
+            BinaryWriter.append(Int64(bitPattern: value.high), to: &bytes)
+            BinaryWriter.append(Int64(bitPattern: value.low), to: &bytes)
+        }
+    }
 
     /// The binary array format: dimensions, null flag, element type, then each element
-    /// with its length (-1 for `NULL`).
-    private static func array(_ elements: [PostgresValue], element: UInt32) -> PostgresValue {
+    /// with its length (-1 for `NULL`). Elements are written straight into the one buffer
+    /// (`encode` appends an element's bytes), not built as values of their own first: a batch
+    /// commit sends thousands of elements.
+    private static func array<T>(_ values: [T?], element: UInt32, _ encode: (T, inout [UInt8]) -> Void) -> PostgresValue {
         var bytes: [UInt8] = []
-        let hasNulls = elements.contains { $0.bytes == nil }
-        bytes += BinaryWriter.int32(elements.isEmpty ? 0 : 1)
-        bytes += BinaryWriter.int32(hasNulls ? 1 : 0)
-        bytes += BinaryWriter.int32(Int32(bitPattern: element))
-        if !elements.isEmpty {
-            bytes += BinaryWriter.int32(Int32(elements.count))
-            bytes += BinaryWriter.int32(1)
-            for e in elements {
-                if let b = e.bytes {
-                    bytes += BinaryWriter.int32(Int32(b.count))
-                    bytes += b
-                } else {
-                    bytes += BinaryWriter.int32(-1)
+        bytes.reserveCapacity(20 + values.count * 16)
+        let hasNulls = values.contains { $0 == nil }
+        BinaryWriter.append(Int32(values.isEmpty ? 0 : 1), to: &bytes)
+        BinaryWriter.append(Int32(hasNulls ? 1 : 0), to: &bytes)
+        BinaryWriter.append(Int32(bitPattern: element), to: &bytes)
+        if !values.isEmpty {
+            BinaryWriter.append(Int32(values.count), to: &bytes)
+            BinaryWriter.append(Int32(1), to: &bytes)
+            for value in values {
+                guard let value else {
+                    BinaryWriter.append(Int32(-1), to: &bytes)
+                    continue
+                }
+                // The length goes before the element; it is known once the element is written.
+                let lengthAt = bytes.count
+                BinaryWriter.append(Int32(0), to: &bytes)
+                encode(value, &bytes)
+                let length = Int32(bytes.count - lengthAt - 4).bigEndian
+                withUnsafeBytes(of: length) { raw in
+                    for i in 0..<4 { bytes[lengthAt + i] = raw[i] }
                 }
             }
         }
@@ -170,6 +199,11 @@ enum OID {
 enum BinaryWriter {
     static func int64(_ v: Int64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
     static func int32(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
+
+    /// Appends `v` big-endian to `bytes`.
+    static func append<T: FixedWidthInteger>(_ v: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+    }
 }
 
 /// Conversions between `Date` and PostgreSQL's microseconds since 2000-01-01 UTC.

@@ -17,6 +17,10 @@ import Synchronization
 ///   scraped (the deployment's totals, the same on every worker).
 /// - `interlude_consumer_lag{topic,partition}`: for each partition this worker owns, the
 ///   high watermark minus the group's committed offset, sampled when scraped.
+/// - `interlude_postgres_round_trips_total`: round trips the worker's store made to PostgreSQL
+///   (statements, pipelines of statements, preparations; sweeps and outbox marking included),
+///   brought up to date after every batch and when scraped. Divided by
+///   `interlude_commands_total`, the round trips per command.
 public final class WorkerMetrics: Sendable {
     /// Names of the series.
     public enum Name {
@@ -30,6 +34,8 @@ public final class WorkerMetrics: Sendable {
         public static let interruptsPending = "interlude_interrupts_pending"
         /// Consumer lag per partition.
         public static let consumerLag = "interlude_consumer_lag"
+        /// Round trips to PostgreSQL.
+        public static let postgresRoundTrips = "interlude_postgres_round_trips_total"
     }
 
     private let factory: any MetricsFactory
@@ -39,6 +45,9 @@ public final class WorkerMetrics: Sendable {
     private let owned = Mutex<Set<TopicPartition>>([])
     private let outbox: Gauge
     private let interrupts: Gauge
+    private let roundTrips: Counter
+    /// The store's round-trip total the counter was last brought up to.
+    private let roundTripsReported = Mutex<Int>(0)
 
     /// Creates the series with `factory`.
     /// - Parameter factory: Default: the process's bootstrapped `MetricsSystem.factory`.
@@ -46,6 +55,17 @@ public final class WorkerMetrics: Sendable {
         self.factory = factory
         outbox = Gauge(label: Name.outboxPending, dimensions: [], factory: factory)
         interrupts = Gauge(label: Name.interruptsPending, dimensions: [], factory: factory)
+        roundTrips = Counter(label: Name.postgresRoundTrips, dimensions: [], factory: factory)
+    }
+
+    /// Brings `interlude_postgres_round_trips_total` up to `total`, the store's count so far
+    /// (``WorkerStore/roundTrips``); a total lower than one seen before changes nothing.
+    public func postgresRoundTrips(total: Int) {
+        let delta = roundTripsReported.withLock { reported in
+            defer { reported = max(reported, total) }
+            return total - reported
+        }
+        if delta > 0 { roundTrips.increment(by: delta) }
     }
 
     /// Counts one settled command and records how long it took.

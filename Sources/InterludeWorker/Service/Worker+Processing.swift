@@ -10,6 +10,7 @@ extension Worker {
         while let batch = await lanes.nextBatch(partition) {
             let completed = await handle(batch.messages, producer: producer, relay: relay)
             lanes.finish(batch, completed: completed)
+            if let roundTrips = store.roundTrips { metrics.postgresRoundTrips(total: roundTrips) }
         }
     }
 

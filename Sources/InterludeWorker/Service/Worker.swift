@@ -92,7 +92,12 @@ public final class Worker: Service, Sendable {
             throw error
         }
         await shutdownClients(consumer: consumer, producer: producer, relay: relay)
-        logger.info("worker stopped", metadata: ["interlude.processed": "\(stats.processed)"])
+        var totals: Logger.Metadata = ["interlude.processed": "\(stats.processed)"]
+        if let roundTrips = store.roundTrips {
+            metrics.postgresRoundTrips(total: roundTrips)
+            totals["pg.round_trips"] = "\(roundTrips)"
+        }
+        logger.info("worker stopped", metadata: totals)
     }
 
     private func shutdownClients(consumer: KafkaConsumer, producer: KafkaProducer, relay: OutboxRelay) async {

@@ -144,6 +144,7 @@ public struct WorkerDeployment: Sendable {
             sample: {
                 let gauges = try await store.gauges()
                 metrics.store(outboxPending: gauges.outboxPending, interruptsPending: gauges.interruptsPending)
+                metrics.postgresRoundTrips(total: store.pool.roundTrips.total)
                 let owned = metrics.ownedPartitions
                 guard !owned.isEmpty else { return }
                 let marks = try await offsets.watermarks(owned, timeout: .seconds(2))

@@ -41,9 +41,16 @@ public protocol WorkerStore: Checkpointer {
 
     /// Claims commands left `started` for longer than `stalledFor` that no other worker holds.
     func claimStalledCommands(stalledFor: Duration, leaseFor: Duration, limit: Int) async throws -> [CommandRecord]
+
+    /// Round trips to the store's server so far (reported as
+    /// `interlude_postgres_round_trips_total`), or `nil` for a store without one.
+    var roundTrips: Int? { get }
 }
 
 extension WorkerStore {
+    /// `nil`: an in-process store makes no round trips.
+    public var roundTrips: Int? { nil }
+
     /// Loads one call at a time; stores that can pipeline override this.
     public func loadCommands(_ requests: [(commandID: String, threadID: String)]) async throws -> [(CommandRecord?, ThreadSnapshot?)] {
         var result: [(CommandRecord?, ThreadSnapshot?)] = []
@@ -63,6 +70,9 @@ extension WorkerStore {
     }
 }
 
-extension PostgresCheckpointer: WorkerStore {}
+extension PostgresCheckpointer: WorkerStore {
+    /// Round trips of every connection of ``PostgresCheckpointer/pool``.
+    public var roundTrips: Int? { pool.roundTrips.total }
+}
 
 extension InMemoryCheckpointer: WorkerStore {}
