@@ -141,7 +141,8 @@ struct ConsoleRoutes: Sendable {
         let after = try await checkpointer.outboxPosition()
         let commandID = "console-\(UUID().uuidString.lowercased())"
         do {
-            try await console.commands.send(CommandMessage(id: commandID, threadID: threadID, body: .resume(value: nil, values: [interruptID: value], checkpointID: nil)))
+            try await console.commands.send(CommandMessage(id: commandID, threadID: threadID, body: .resume(value: nil, values: [interruptID: value], checkpointID: nil),
+                actor: ReviewActor(frame.actor)))
         } catch {
             console.logger.error("could not publish a resume", metadata: ["interlude.thread_id": "\(threadID)", "error": "\(error)"])
             let message = "Kafka did not take the answer (\(error)); nothing was sent. Answer again in a moment."

@@ -137,7 +137,9 @@ extension Pages {
             let by = interrupt.resolvedBy.map { " by <code>\(HTML.escape($0))</code>" } ?? ""
             let what: String
             switch interrupt.status {
-            case .resolved: what = "Answered\(by); who answered: unknown (not recorded before issue 10)"
+            // `resolved_by` is the answering actor's id when the resume named one (the console
+            // always does), else the resolving command's id.
+            case .resolved: what = "Answered\(by)"
             case .expired: what = "Deadline passed\(by)"
             case .cancelled: what = "Cancelled\(by)"
             case .pending: what = "Pending"

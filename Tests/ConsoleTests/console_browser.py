@@ -186,7 +186,8 @@ def main():
         driver.get(BASE + "/thread?id=review-ana")
         wait_for(driver, "the timeline", lambda d: d.find_element(By.ID, "timeline"))
         expect(driver.find_element(By.ID, "thread-status").text == "completed", "review-ana is not completed")
-        expect("Answered" in driver.find_element(By.ID, "timeline").text, "the timeline does not show the answer")
+        timeline = driver.find_element(By.ID, "timeline").text
+        expect("Answered by " + ACTOR in timeline, "the timeline does not say the reviewer answered: " + timeline)
         shot(driver, "timeline")
         driver.get(BASE + "/")
         wait_for(driver, "an empty list", lambda d: d.find_element(By.ID, "empty"))
