@@ -66,10 +66,8 @@ public enum QuorumApprovalExample {
 }
 
 /// The approval graph with an escalation chain, on a short clock for the end-to-end tests:
-/// `alice` is asked; a reminder after 2 seconds; after 40 seconds the question goes to the role
-/// `managers`; after 80 seconds nobody answered and the default (not approved) applies. (A
-/// worker's sweep leases a due deadline for 30 seconds, so steps closer than that would fire
-/// together.)
+/// `alice` is asked; a reminder after 2 seconds; after 6 seconds the question goes to the role
+/// `managers`; after 20 seconds nobody answered and the default (not approved) applies.
 public enum EscalatingApprovalExample {
     /// The name the graph is registered under.
     public static let name = "escalating-approval"
@@ -77,9 +75,9 @@ public enum EscalatingApprovalExample {
     public static let version = 1
     /// Who is asked first.
     public static let approvers = Approvers(users: ["alice"])
-    /// Remind after 2 s, hand to `managers` after 40 s.
-    public static let escalation = Escalation(remindAfter: .seconds(2), escalateAfter: .seconds(40), escalateTo: Approvers(roles: ["managers"]))
-    /// The answer taken at the deadline (80 s).
+    /// Remind after 2 s, hand to `managers` after 6 s.
+    public static let escalation = Escalation(remindAfter: .seconds(2), escalateAfter: .seconds(6), escalateTo: Approvers(roles: ["managers"]))
+    /// The answer taken at the deadline (20 s).
     public static let fallback = ApprovalAnswer(approved: false, comment: "no answer: the default applied")
 
     /// Builds and compiles the graph.
@@ -94,7 +92,7 @@ public enum EscalatingApprovalExample {
         return try ReviewedSend.compile(name: name, version: version, checkpointer: checkpointer, clock: clock) { state in
             try await interrupt(
                 ApprovalQuestion(prompt: "Send the \(state.subject) to \(state.recipient)?", recipient: state.recipient, draft: state.subject),
-                timeout: .seconds(80), onTimeout: .answer(fallback), approvers: approvers, escalation: escalation)
+                timeout: .seconds(20), onTimeout: .answer(fallback), approvers: approvers, escalation: escalation)
         }
     }
 }

@@ -53,7 +53,7 @@ extension PostgresCheckpointer {
             return try await pool.query(ConsoleStatements.pendingReviews, parameters).map { row in
                 PendingReview(
                     interrupt: try Self.decodeInterrupt(row),
-                    graph: GraphIdentity(name: try row.decode(at: 12), version: try row.decode(at: 13)))
+                    graph: GraphIdentity(name: try row.decode(at: 14), version: try row.decode(at: 15)))
             }
         }
     }
@@ -94,7 +94,8 @@ enum ConsoleStatements {
         "console.pending_reviews",
         sql: """
             SELECT i.thread_id, i.interrupt_id, i.checkpoint_id, i.task_id, i.node, i.value, i.status, i.deadline,
-                   i.on_timeout, i.created_at, i.resolved_at, i.resolved_by, t.graph_name, t.graph_version
+                   i.on_timeout, i.created_at, i.resolved_at, i.resolved_by, i.namespace, i.approvers,
+                   t.graph_name, t.graph_version
             FROM interrupts i JOIN threads t ON t.thread_id = i.thread_id
             WHERE i.status = 'pending'
               AND ($1::text IS NULL OR t.graph_name = $1::text)

@@ -62,20 +62,25 @@ extension PostgresCheckpointer.Statements {
                 DO UPDATE SET node = EXCLUDED.node, channel = EXCLUDED.channel, value = EXCLUDED.value
             ), new_interrupts AS (
                 INSERT INTO interrupts (thread_id, interrupt_id, checkpoint_id, task_id, node, value, status,
-                                        deadline, on_timeout, created_at, resolved_at, resolved_by)
+                                        deadline, on_timeout, created_at, resolved_at, resolved_by, namespace, approvers)
                 SELECT i.thread_id, i.interrupt_id, i.checkpoint_id, i.task_id, i.node, i.value, i.status,
-                       i.deadline, i.on_timeout, i.created_at, i.resolved_at, i.resolved_by
+                       i.deadline, i.on_timeout, i.created_at, i.resolved_at, i.resolved_by, i.namespace, i.approvers
                 FROM unnest($35::text[], $36::text[], $37::uuid[], $38::text[], $39::text[], $40::jsonb[], $41::text[],
-                            $42::float8[], $43::jsonb[], $44::float8[], $45::float8[], $46::text[])
+                            $42::float8[], $43::jsonb[], $44::float8[], $45::float8[], $46::text[], $58::text[], $59::jsonb[])
                      WITH ORDINALITY AS i(thread_id, interrupt_id, checkpoint_id, task_id, node, value, status,
-                                          deadline, on_timeout, created_at, resolved_at, resolved_by, ord)
+                                          deadline, on_timeout, created_at, resolved_at, resolved_by, namespace, approvers, ord)
                 WHERE i.thread_id IN (SELECT thread_id FROM cas)
                 ORDER BY i.ord
                 ON CONFLICT (thread_id, interrupt_id) DO UPDATE SET
                     checkpoint_id = EXCLUDED.checkpoint_id, task_id = EXCLUDED.task_id, node = EXCLUDED.node,
                     value = EXCLUDED.value, status = EXCLUDED.status, deadline = EXCLUDED.deadline,
                     on_timeout = EXCLUDED.on_timeout, created_at = EXCLUDED.created_at,
-                    resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by
+                    resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by,
+                    namespace = EXCLUDED.namespace, approvers = EXCLUDED.approvers,
+                    -- A deadline moved on (an escalation step) is a new timer: the sweep's lease
+                    -- on the old one must not hold the next step back.
+                    lease_until = CASE WHEN interrupts.deadline IS DISTINCT FROM EXCLUDED.deadline THEN NULL ELSE interrupts.lease_until END,
+                    fire_attempts = CASE WHEN interrupts.deadline IS DISTINCT FROM EXCLUDED.deadline THEN 0 ELSE interrupts.fire_attempts END
             ), new_commands AS (
                 INSERT INTO command_ledger (command_id, thread_id, kind, status, outcome, thread_version)
                 SELECT l.command_id, l.thread_id, l.kind, l.status, l.outcome, cas.version
@@ -160,7 +165,7 @@ extension PostgresCheckpointer.Statements {
         "checkpointer.interrupts_many",
         sql: """
             SELECT thread_id, interrupt_id, checkpoint_id, task_id, node, value, status, deadline,
-                   on_timeout, created_at, resolved_at, resolved_by
+                   on_timeout, created_at, resolved_at, resolved_by, namespace, approvers
             FROM interrupts WHERE thread_id = ANY($1) ORDER BY seq
             """)
 }

@@ -106,6 +106,8 @@ extension PostgresCheckpointer {
             status: try decodeEnum(InterruptStatus.self, row, 6),
             deadline: deadline.map(Date.init(timeIntervalSince1970:)), onTimeout: onTimeout,
             createdAt: Date(timeIntervalSince1970: try row.decode(at: 9)),
-            resolvedAt: resolvedAt.map(Date.init(timeIntervalSince1970:)), resolvedBy: try row.decode(at: 11))
+            resolvedAt: resolvedAt.map(Date.init(timeIntervalSince1970:)), resolvedBy: try row.decode(at: 11),
+            namespace: try row.decode(at: 12),
+            approvers: row.cells[13].bytes == nil ? nil : try decodeJSON(Approvers.self, row, 13))
     }
 }

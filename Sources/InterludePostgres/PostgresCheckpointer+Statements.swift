@@ -80,7 +80,7 @@ extension PostgresCheckpointer {
             "checkpointer.interrupts",
             sql: """
                 SELECT thread_id, interrupt_id, checkpoint_id, task_id, node, value, status, deadline,
-                       on_timeout, created_at, resolved_at, resolved_by
+                       on_timeout, created_at, resolved_at, resolved_by, namespace, approvers
                 FROM interrupts WHERE thread_id = $1 ORDER BY seq
                 """)
 
@@ -101,7 +101,7 @@ extension PostgresCheckpointer {
                 ) due
                 WHERE i.thread_id = due.thread_id AND i.interrupt_id = due.interrupt_id
                 RETURNING i.thread_id, i.interrupt_id, i.checkpoint_id, i.task_id, i.node, i.value, i.status,
-                          i.deadline, i.on_timeout, i.created_at, i.resolved_at, i.resolved_by
+                          i.deadline, i.on_timeout, i.created_at, i.resolved_at, i.resolved_by, i.namespace, i.approvers
                 """)
 
         /// A claimed deadline that failed to fire at `$3`: retried after 2^attempts seconds (at

@@ -7,6 +7,7 @@ extension PostgresMigrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "init", sql: migration0001),
         Migration(version: 2, name: "worker_lifecycle", sql: migration0002),
+        Migration(version: 3, name: "interrupt_namespace_approvers", sql: migration0003),
     ]
 
     private static let migration0001 = #"""
@@ -169,5 +170,18 @@ CREATE INDEX command_ledger_started ON command_ledger (updated_at) WHERE status 
 ALTER TABLE interrupts
     ADD COLUMN lease_until   double precision,
     ADD COLUMN fire_attempts integer NOT NULL DEFAULT 0;
+"""#
+
+    private static let migration0003 = #"""
+-- Interlude PostgreSQL schema, version 3: what an interrupt record carries besides its
+-- question, kept as the in-memory checkpointer keeps it.
+--
+--   namespace  the subgraph a question was asked in (`<node>:<task id>`, or `<node>` for a
+--              subgraph that keeps one thread; nested ones joined by `|`); NULL at top level
+--   approvers  who may answer (`{"users", "roles", "required", "rejection_decides"}`), as the
+--              interrupt named them or an escalation step replaced them; NULL: anyone
+ALTER TABLE interrupts
+    ADD COLUMN namespace text,
+    ADD COLUMN approvers jsonb;
 """#
 }

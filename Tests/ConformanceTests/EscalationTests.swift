@@ -23,7 +23,7 @@ struct EscalationTests {
         }
     }
 
-    @Test("the sweep reminds at 2 s, hands the question to managers at 40 s, and takes the default at 80 s; each step is published again", arguments: Backend.allCases)
+    @Test("the sweep reminds at 2 s, hands the question to managers at 6 s, and takes the default at 20 s; each step is published again", arguments: Backend.allCases)
     func chain(backend: Backend) async throws {
         let store = try await backend.make()
         let app = try EscalatingApprovalExample.makeGraph(checkpointer: store, clock: clock)
@@ -39,14 +39,14 @@ struct EscalationTests {
         let reminded = try #require(try await app.expire(thread: thread, now: clock.now, config: published.config))
         #expect(reminded.status == .interrupted)
         var record = try #require(try await store.interrupts(thread: thread).first)
-        #expect(record.status == .pending && record.deadline == clock.now.addingTimeInterval(38))
+        #expect(record.status == .pending && record.deadline == clock.now.addingTimeInterval(4))
         #expect(published.records.withLock { $0.last?.escalationStep } == "remind")
         #expect(published.records.withLock { $0.last?.approvers } == Approvers(users: ["alice"]))
 
-        clock.advance(by: 38)
+        clock.advance(by: 4)
         _ = try #require(try await app.expire(thread: thread, now: clock.now, config: published.config))
         record = try #require(try await store.interrupts(thread: thread).first)
-        #expect(record.deadline == clock.now.addingTimeInterval(40), "after escalating, the final deadline")
+        #expect(record.deadline == clock.now.addingTimeInterval(14), "after escalating, the final deadline")
         #expect(published.records.withLock { $0.last?.escalationStep } == "escalate")
         let state = try #require(try await app.getState(thread: thread))
         #expect(state.interrupts.first?.approvers == Approvers(roles: ["managers"]))
@@ -57,7 +57,7 @@ struct EscalationTests {
         }
         #expect(refused?.code == .notAllowed)
 
-        clock.advance(by: 40)
+        clock.advance(by: 14)
         let done = try #require(try await app.expire(thread: thread, now: clock.now, config: published.config))
         #expect(done.status == .completed)
         #expect(done.values.outcome == "rejected")
@@ -73,7 +73,7 @@ struct EscalationTests {
         let published = Published()
         let thread = newThread()
         _ = try await app.invoke(input, thread: thread, config: published.config)
-        clock.advance(by: 45)
+        clock.advance(by: 8)
         _ = try #require(try await app.expire(thread: thread, now: clock.now, config: published.config))
         #expect(published.records.withLock { $0.map(\.escalationStep) } == [nil, "escalate"])
         let done = try await app.invoke(try Command(resume: ApprovalAnswer.approve), thread: thread, config: RunConfig(answeredBy: ReviewActor("bo", roles: ["managers"])))

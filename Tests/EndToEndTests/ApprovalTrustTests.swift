@@ -112,8 +112,10 @@ struct ApprovalTrustTests {
             let client = CommandClient(producer: producer, topics: system.topics)
             let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
             _ = try await pausedThread("e1", graph: "escalating-approval", client: client, watcher: watcher)
-            // Remind at 2 s, escalate at 40 s, the default at 80 s (the sweep leases a due
-            // deadline for 30 s, so the steps are further apart than that).
+            // Remind at 2 s, escalate at 6 s, the default at 20 s: closer together than the
+            // sweep's 30 s lease on a due deadline, which a step that moves the deadline on
+            // releases (otherwise the remind's lease would hold the escalation back until the
+            // default was due too, and the default would win).
             do {
                 try await watcher.collect(until: { events in
                     events.contains { $0["type"] == "interrupt" && $0["escalation"] == "escalate" }

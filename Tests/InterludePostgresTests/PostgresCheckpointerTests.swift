@@ -218,7 +218,10 @@ struct PostgresCheckpointerTests {
         let soon = Fixtures.now.addingTimeInterval(60)
         let a = Fixtures.interrupt("a", thread: thread, checkpoint: first, deadline: late, onTimeout: .answer(["ok": true]))
         let b = Fixtures.interrupt("b", thread: thread, checkpoint: first, deadline: soon, onTimeout: .fail)
-        let c = Fixtures.interrupt("c", thread: thread, checkpoint: first)
+        var c = Fixtures.interrupt("c", thread: thread, checkpoint: first)
+        // Asked inside a subgraph, by named approvers: kept as the in-memory checkpointer keeps it.
+        c.namespace = "review:task-1"
+        c.approvers = Approvers(users: ["ana"], roles: ["finance"], required: 2, rejectionDecides: true)
         _ = try await store.commit(Fixtures.commit(
             thread: thread, expected: 0, checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(first), blobs: [])],
             status: .interrupted, interrupts: [a, b, c]))

@@ -310,12 +310,11 @@ public struct InterruptRecord: Sendable, Equatable, Codable {
     /// caller-given label.
     public var resolvedBy: String?
     /// For a question asked inside a subgraph: the subgraph's namespace (``Interrupt/namespace``).
-    /// Not stored by ``Checkpointer``s that have no column for it (PostgreSQL): set on the
-    /// record a run creates, which the worker's interrupt event is built from.
+    /// Stored by both checkpointers (PostgreSQL since migration 0003).
     public var namespace: String?
-    /// Who may answer, as the interrupt named them (`nil`: anyone). Carried on records a
-    /// commit creates, for the interrupt event; stores are not required to keep it (the
-    /// check reads the interrupt saved with the checkpoint).
+    /// Who may answer, as the interrupt named them or an escalation step replaced them (`nil`:
+    /// anyone). Stored by both checkpointers (PostgreSQL since migration 0003); the check itself
+    /// reads the interrupt saved with the checkpoint.
     public var approvers: Approvers?
     /// Set on the record an escalation step stages (`remind`, `escalate`), so the interrupt
     /// event published again says why; never stored.
