@@ -43,9 +43,10 @@ struct RebalanceStormTests {
                 rejected: events.filter { $0["type"] == "rejected" }.count, filter: "RebalanceStormTests"))
             let history = changes.withLock { $0 }
             // A removal waits for the leaving worker's graceful exit (its revocation and drain),
-            // which took up to ~25 s on a quiet machine, so the number of changes varies (34 in
-            // one run of 500 runs; before the runs were sent alongside the storm it began only
-            // once all were sent, and two changes were seen).
+            // which took up to ~25 s on a quiet machine, so the number of changes varies (one
+            // run of 500 runs, with `work` sleeping 3 s, started 35 worker processes; before
+            // the runs were sent alongside the storm it began only once all were sent, and two
+            // changes were seen).
             #expect(history.count >= 4, "the membership changed during the load: \(history)")
             // 143 (ended by SIGTERM itself): a worker signalled in its first moments, before it
             // installs its signal handlers, so before it joined the group and held any
