@@ -64,31 +64,36 @@ final class PQConnection {
         let options = setting("options") ?? ""
         let statementTimeout = options.contains("statement_timeout") ? nil : timeouts.statementTimeoutSetting
         let jit = options.contains("jit") ? nil : "off"
-        let planCache = options.contains("plan_cache_mode") ? nil : "force_custom_plan"
-        _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout), .text(jit), .text(planCache)])
+        let seqScan = options.contains("enable_seqscan") ? nil : "off"
+        _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout), .text(jit), .text(seqScan)])
     }
 
-    /// Sets the session's search path, statement timeout, JIT and plan cache mode (each only
+    /// Sets the session's search path, statement timeout, JIT and sequential scans (each only
     /// when given; settings in the URL's `options` win).
     ///
     /// - JIT compilation is off: the library's statements take arrays whose size the planner
     ///   cannot know, so their estimated cost crosses `jit_above_cost` while they run in well
     ///   under a millisecond, and compiling them with LLVM cost more than running them (11% of
     ///   the server's CPU in an `interlude dev` load).
-    /// - Prepared statements are planned for their parameters at every execution
-    ///   (`plan_cache_mode = force_custom_plan`): by default PostgreSQL switches to a generic
-    ///   plan after five executions, and a worker's first five run on empty tables, so the
-    ///   generic plans scanned `threads`, `command_ledger` and `interrupts` sequentially for
-    ///   every batch load (an `= ANY($1)` test per row) while the tables grew, until an
-    ///   autovacuum analyze came (measured in a 4,000-run `interlude dev` load: 623 sequential
-    ///   scans read 1.15 million rows in its first 12 seconds).
+    /// - Sequential scans are off (`enable_seqscan = off`: the planner still scans where no
+    ///   index serves, as the console's list of pending questions does). Every statement on a
+    ///   worker's path finds its rows through an index (a thread, command or event id, or a
+    ///   partial index for the sweeps), but PostgreSQL keeps
+    ///   the generic plan of a prepared statement from its sixth execution on, and a worker's
+    ///   first executions run on empty tables, where a sequential scan is cheapest: those
+    ///   plans kept scanning `threads`, `command_ledger` and `interrupts` for every batch load
+    ///   as the tables grew (measured in a 4,000-run `interlude dev` load: 623 sequential scans
+    ///   read 1.15 million rows in its first 12 seconds). Planning every execution instead
+    ///   (`plan_cache_mode = force_custom_plan`, the previous setting) avoided that but cost
+    ///   more than executing: 0.64 ms of planning against 0.59 ms of execution for the commit
+    ///   of one command (`pg_stat_statements`, BENCHMARKS.md).
     private static let sessionSetup = PostgresStatement(
         "connection.setup",
         sql: """
             SELECT set_config('search_path', coalesce($1::text, current_setting('search_path')), false),
                    set_config('statement_timeout', coalesce($2::text, current_setting('statement_timeout')), false),
                    set_config('jit', coalesce($3::text, current_setting('jit')), false),
-                   set_config('plan_cache_mode', coalesce($4::text, current_setting('plan_cache_mode')), false)
+                   set_config('enable_seqscan', coalesce($4::text, current_setting('enable_seqscan')), false)
             """)
 
     /// Connects with `defaults` placed before the conninfo, so the conninfo's keywords (and

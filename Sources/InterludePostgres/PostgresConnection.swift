@@ -16,8 +16,9 @@ import Synchronization
 ///
 /// A new connection sets its session's `search_path`, `statement_timeout`, `jit` (off: the
 /// library's short statements over arrays only paid for LLVM compilation) and
-/// `plan_cache_mode` (`force_custom_plan`: generic plans made while tables were empty kept
-/// scanning them as they grew); settings given in the URL's `options` win.
+/// `enable_seqscan` (off: every statement of the library reads through an index, and generic
+/// plans made while tables were empty kept scanning them as they grew); settings given in the
+/// URL's `options` win.
 public final class PostgresConnection: Sendable {
     private let thread: ConnectionThread
     private let logger: Logger
