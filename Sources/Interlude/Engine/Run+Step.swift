@@ -200,7 +200,8 @@ extension Run {
             if !output.joins.isEmpty { finishedJoins.append((task.node, output.joins)) }
             if streamsUpdates(of: task) { events.append(.updates(node: task.node, writes: try json(output))) }
         }
-        let writers = Array(Set(tasks.map(\.node))).sorted().joined(separator: ", ")
+        // A closure, not a key path: a key path over a generic type is built anew at every call.
+        let writers = Array(Set(tasks.map { $0.node })).sorted().joined(separator: ", ")
         do {
             changed.formUnion(try graph.apply(stateWrites, to: &working, writer: writers))
         } catch {
@@ -328,7 +329,7 @@ extension Run {
         phase = .done
         let head = current!
         let done = Set(headWrites.filter { $0.channel == Reserved.done }.map(\.taskID))
-        let next = status == .completed ? [] : try graph.plan(head, sends: sends).filter { !done.contains($0.id) }.map(\.node)
+        let next = status == .completed ? [] : try graph.plan(head, sends: sends).filter { !done.contains($0.id) }.map { $0.node }
         let result = RunResult(
             values: values, interrupts: interrupts, next: next, checkpointID: checkpointer == nil ? nil : head.id,
             status: status, failureReason: nil)
