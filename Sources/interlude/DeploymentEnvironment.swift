@@ -32,6 +32,9 @@ struct DeploymentEnvironment {
     var sessionTimeoutMilliseconds: Int
     /// `INTERLUDE_FETCH_WAIT_MAX_MS`: consumer fetch wait (`fetch.wait.max.ms`). Default: 5.
     var fetchWaitMaxMilliseconds: Int
+    /// `INTERLUDE_LINGER_MS`: how long the producer waits to fill a batch (`linger.ms`), as the
+    /// worker's producer does. Default: the producer's (1).
+    var lingerMilliseconds: Int?
     /// `INTERLUDE_LOG_LEVEL`: trace, debug, info, notice, warning, error. Default: info.
     var logLevel: String
     /// `INTERLUDE_KAFKA_<PROPERTY>`: any librdkafka property, `_` read as `.`
@@ -65,6 +68,7 @@ struct DeploymentEnvironment {
         maxAttempts = try int("INTERLUDE_MAX_ATTEMPTS", 3)
         sessionTimeoutMilliseconds = try int("INTERLUDE_SESSION_TIMEOUT_MS", 10_000)
         fetchWaitMaxMilliseconds = try int("INTERLUDE_FETCH_WAIT_MAX_MS", 5)
+        lingerMilliseconds = environment["INTERLUDE_LINGER_MS", default: ""].isEmpty ? nil : try int("INTERLUDE_LINGER_MS", 1)
         logLevel = environment["INTERLUDE_LOG_LEVEL"] ?? "info"
         var properties: [String: String] = [:]
         for (key, value) in environment where key.hasPrefix("INTERLUDE_KAFKA_") && key != "INTERLUDE_KAFKA_BOOTSTRAP_SERVERS" {
@@ -95,6 +99,7 @@ struct DeploymentEnvironment {
     func producerConfiguration() -> KafkaProducer.Configuration {
         var configuration = KafkaProducer.Configuration(bootstrapServers: bootstrapServers)
         configuration.librdkafkaProperties = kafkaProperties
+        if let lingerMilliseconds { configuration.linger = .milliseconds(lingerMilliseconds) }
         return configuration
     }
 
