@@ -84,6 +84,37 @@ final class WorkerFleet: Sendable {
         children = started
     }
 
+    /// Waits until every worker's `/readyz` answers 200 (it joined the consumer group, its
+    /// store answers) and together they own all `partitions` of the command topics, so a load
+    /// measured from now does not include the group's start-up, nor the rebalance of a late
+    /// joiner (which first gets an empty assignment, then its share).
+    /// - Throws: `DemoError` naming the workers still not ready after `timeout`, with where
+    ///   their logs are.
+    func waitUntilReady(partitions: Int, timeout: Duration, logDirectory: URL) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var waiting: [Int] = []
+            var owned = 0
+            for (i, port) in httpPorts.enumerated() {
+                // `ready: N partitions assigned`
+                guard let answer = try? await HTTPProbe.get(port: port, "/readyz"), answer.status == 200 else {
+                    waiting.append(i)
+                    continue
+                }
+                owned += answer.body.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            }
+            if waiting.isEmpty && owned >= partitions { return }
+            guard ContinuousClock.now < deadline else {
+                let logs = logDirectory.appendingPathComponent("worker-N.log").path
+                if waiting.isEmpty {
+                    throw DemoError("the workers own \(owned) of the \(partitions) command partitions after \(timeout); their logs (\(logs)) show the group's assignments")
+                }
+                throw DemoError("not ready after \(timeout): worker \(waiting.map { "\($0 + 1)" }.joined(separator: ", ")); its /readyz says why, and its log (\(logs)) shows what it did")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// SIGTERM to every worker, then waits for them to leave.
     func stop() async {
         for child in children { child.terminate() }

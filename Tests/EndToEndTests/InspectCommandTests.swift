@@ -25,7 +25,8 @@ struct InspectCommandTests {
             try await client.send(CommandMessage(id: "run-inspect-timeout", threadID: "inspect-timeout", body: .run(graph: "timeout-default", input: ["plan": "reboot"], config: nil, ifBusy: .reject)))
             await producer.close()
             try await system.waitUntil("the three threads wait for an answer") { try await system.checkpointer.threads(status: .interrupted).count == 3 }
-            #expect(try await HTTPProbe.get(port: port, "/readyz") == (200, "ready\n"))
+            // One worker owns both command topics' two partitions.
+            #expect(try await HTTPProbe.get(port: port, "/readyz") == (200, "ready: 4 partitions assigned\n"))
 
             // threads
             let table = try await cli.run(["threads"])

@@ -19,7 +19,7 @@ struct WorkerHTTPServerTests {
         let storeDown = Mutex(false)
         let probes = WorkerHTTPServer.Probes(
             worker: worker,
-            checkStore: { if storeDown.withLock({ $0 }) { throw ProbeError("connection refused") } },
+            checkStore: { if storeDown.withLock({ $0 }) { throw HTTPProbeError("connection refused") } },
             sample: { metrics.store(outboxPending: 3, interruptsPending: 2) })
         let bound = AsyncStream.makeStream(of: Int.self)
         let server = WorkerHTTPServer(
@@ -35,8 +35,8 @@ struct WorkerHTTPServerTests {
             let before = try await HTTPProbe.get(port: port, "/readyz")
             #expect(before.status == 503 && before.body.contains("not in the consumer group"), "\(before)")
 
-            worker.health.withLock { $0.joined = true }
-            #expect(try await HTTPProbe.get(port: port, "/readyz") == (200, "ready\n"))
+            worker.health.withLock { $0.joined = true; $0.assignedPartitions = 3 }
+            #expect(try await HTTPProbe.get(port: port, "/readyz") == (200, "ready: 3 partitions assigned\n"))
             storeDown.withLock { $0 = true }
             let down = try await HTTPProbe.get(port: port, "/readyz")
             #expect(down.status == 503 && down.body.contains("store is unreachable"), "\(down)")

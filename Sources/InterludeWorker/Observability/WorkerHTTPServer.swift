@@ -7,9 +7,9 @@ import ServiceLifecycle
 /// The worker's HTTP endpoints, a `Service` to run in the worker's `ServiceGroup`:
 ///
 /// - `GET /healthz`: 200 `ok` while the process serves requests (liveness).
-/// - `GET /readyz`: 200 `ready` when the worker joined its consumer group (it got an
-///   assignment, possibly empty), its store answers and it is not draining; otherwise 503 with
-///   the reason on one line (readiness).
+/// - `GET /readyz`: 200 `ready: N partitions assigned` when the worker joined its consumer
+///   group (it got an assignment, possibly empty), its store answers and it is not draining;
+///   otherwise 503 with the reason on one line (readiness).
 /// - `GET /metrics`: the Prometheus text format of the worker's registry, with the store
 ///   gauges and the consumer lag sampled for this scrape.
 ///
@@ -87,7 +87,7 @@ public struct WorkerHTTPServer: Service {
         router.get("healthz") { _, _ in Self.text(.ok, "ok") }
         router.get("readyz") { _, _ in
             if let reason = await Self.notReadyReason(probes) { return Self.text(.serviceUnavailable, reason) }
-            return Self.text(.ok, "ready")
+            return Self.text(.ok, "ready: \(probes.worker.status.assignedPartitions) partitions assigned")
         }
         router.get("metrics") { _, _ in
             do { try await probes.sample() } catch {

@@ -17,6 +17,8 @@ public struct TopicNames: Sendable, Equatable {
     /// Messages that could not be processed, with the reason.
     public var dlq: String { prefix + "dlq" }
 
+    /// The topics workers consume: runs and resumes.
+    public var commands: [String] { [runs, resumes] }
     /// Every topic.
     public var all: [String] { [runs, resumes, reviews, events, dlq] }
 }

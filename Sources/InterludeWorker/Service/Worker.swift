@@ -60,7 +60,7 @@ public final class Worker: Service, Sendable {
         let laneBox = LanesBox()
         let revokeTimeout = configuration.revokeTimeout
         let consumer = try KafkaConsumer(
-            topics: [topics.runs, topics.resumes], configuration: configuration.consumerConfiguration, logger: logger,
+            topics: topics.commands, configuration: configuration.consumerConfiguration, logger: logger,
             onRevoke: { partitions, lost in laneBox.lanes?.revoke(partitions, lost: lost, timeout: revokeTimeout) })
         let lanes = Lanes(buffer: configuration.partitionBuffer, maxBatch: configuration.processing.maxBatch, consumer: consumer, logger: logger)
         laneBox.lanes = lanes

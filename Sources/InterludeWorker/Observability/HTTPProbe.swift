@@ -1,7 +1,9 @@
 import Foundation
 
-/// A minimal HTTP/1.0 GET over loopback for tests of the worker's endpoints. The blocking
-/// socket calls run on a thread of their own, never on Swift's cooperative pool.
+/// A minimal HTTP/1.0 GET over loopback, for reading a worker's endpoints (`/readyz`,
+/// `/metrics`): `interlude dev` waits with it for its workers to join their group, and tests
+/// read the endpoints with it. The blocking socket calls run on a thread of their own, never
+/// on Swift's cooperative pool; a call gives up after 10 seconds without an answer.
 public enum HTTPProbe {
     /// The status code and body of `GET path` on 127.0.0.1:`port`.
     /// - Throws: When the connection fails or the answer is not HTTP.
@@ -15,7 +17,7 @@ public enum HTTPProbe {
 
     private static func request(port: Int, path: String) throws -> (status: Int, body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ProbeError("socket() failed: errno \(errno)") }
+        guard fd >= 0 else { throw HTTPProbeError("socket() failed: errno \(errno)") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -26,9 +28,9 @@ public enum HTTPProbe {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard connected else { throw ProbeError("connecting to 127.0.0.1:\(port) failed: errno \(errno)") }
+        guard connected else { throw HTTPProbeError("connecting to 127.0.0.1:\(port) failed: errno \(errno)") }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        guard send(fd, request, request.count, 0) == request.count else { throw ProbeError("sending to 127.0.0.1:\(port) failed") }
+        guard send(fd, request, request.count, 0) == request.count else { throw HTTPProbeError("sending to 127.0.0.1:\(port) failed") }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16_384)
         while true {
@@ -38,14 +40,14 @@ public enum HTTPProbe {
         }
         let text = String(decoding: response, as: UTF8.self)
         guard let head = text.range(of: "\r\n\r\n"), let statusText = text.split(separator: " ").dropFirst().first, let status = Int(statusText) else {
-            throw ProbeError("not an HTTP answer from 127.0.0.1:\(port)\(path): \(text.prefix(200))")
+            throw HTTPProbeError("not an HTTP answer from 127.0.0.1:\(port)\(path): \(text.prefix(200))")
         }
         return (status, String(text[head.upperBound...]))
     }
 }
 
-/// A failed probe.
-public struct ProbeError: Error, CustomStringConvertible {
+/// A failed probe: the connection failed or the answer was not HTTP.
+public struct HTTPProbeError: Error, CustomStringConvertible {
     /// What went wrong.
     public var description: String
     /// Creates an error.
