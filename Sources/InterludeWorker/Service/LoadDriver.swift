@@ -5,7 +5,8 @@ import Logging
 import Synchronization
 
 /// Drives runs through a deployment unattended, as a client would: sends `run` commands,
-/// answers every review, and waits until each thread completed. Used by
+/// answers every review of its own threads, and waits until each thread completed. It reads
+/// the review and event topics from their start, in a consumer group of its own. Used by
 /// `interlude dev --auto-approve N`, the end-to-end tests and the end-to-end benchmark.
 public struct LoadDriver: Sendable {
     let producerConfiguration: KafkaProducer.Configuration
@@ -74,10 +75,17 @@ public struct LoadDriver: Sendable {
         let client = CommandClient(producer: producer, topics: topics)
         var consumerConfig = consumerConfiguration
         consumerConfig.groupID = "interlude.driver.\(UUID().uuidString.lowercased())"
-        consumerConfig.offsetReset = .latest
+        // From the start of the topics, keeping only this load's threads: a consumer that starts
+        // at "latest" takes its position only once the broker answers its offset query, and
+        // an event published before that answer (a worker that is already running answers
+        // the first run within milliseconds) is skipped for good, stalling its run. The same
+        // holds when the coordinator forgets the group (a broker outage past the session
+        // timeout) and the consumer rejoins with no committed offset.
+        consumerConfig.offsetReset = .earliest
         let consumer = try KafkaConsumer(topics: [topics.reviews, topics.events], configuration: consumerConfig, logger: logger)
         let batch = UUID().uuidString.prefix(8).lowercased()
         let threads = (0..<count).map { "\(threadPrefix)-\(batch)-\($0)" }
+        let mine = Set(threads)
         let queue = CommandQueue()
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let deadline = ContinuousClock.now + timeout
@@ -86,16 +94,14 @@ public struct LoadDriver: Sendable {
         var start = ContinuousClock.now
         var report: Report
         do {
-            // Wait until the driver's consumer has partitions, so no event is missed, and until the
-            // producer knows the command topics' leaders, so the clock does not count that wait.
-            let assigned = try await Self.within(deadline, or: timedOut) { () async throws -> [TopicPartition] in
+            // Wait until the driver's consumer joined its group and the producer knows the command
+            // topics' leaders, so the clock does not count those waits.
+            try await Self.within(deadline, or: timedOut) {
                 var events = consumer.events.makeAsyncIterator()
                 while let event = try await events.next() {
-                    if case .partitionsAssigned(let partitions) = event { return partitions }
+                    if case .partitionsAssigned = event { return }
                 }
-                return []
             }
-            try await Self.commitStart(of: assigned, consumer: consumer, configuration: consumerConfig, logger: logger)
             try await client.warm()
             start = ContinuousClock.now
             // The events loop runs under the deadline: when it passes, the loop is cancelled even
@@ -138,7 +144,7 @@ public struct LoadDriver: Sendable {
                         // coordinator drops it (a broker outage): starting over at "latest" would
                         // skip the events sent meanwhile.
                         try? consumer.storeOffset(of: message)
-                        guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue else { continue }
+                        guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue, mine.contains(thread) else { continue }
                         report.events.append(json)
                         switch json["type"]?.stringValue {
                         case "interrupt":
@@ -175,20 +181,6 @@ public struct LoadDriver: Sendable {
         await consumer.close()
         await producer.close()
         return report
-    }
-
-    /// Commits the driver's starting position (each partition's end) before any command is
-    /// sent. The driver's group resumes from committed offsets when the coordinator forgot its
-    /// member (a broker outage past the session timeout); a partition with no committed offset
-    /// would restart at "latest" and skip every event published while the driver rejoined, and
-    /// the runs those events belong to would never be answered.
-    private static func commitStart(of partitions: [TopicPartition], consumer: KafkaConsumer, configuration: KafkaConsumer.Configuration, logger: Logger) async throws {
-        let reader = try KafkaPartitionReader(configuration: configuration, logger: logger)
-        for (partition, marks) in try await reader.watermarks(partitions) {
-            // `storeOffset` takes the offset of the last message read; the commit is the next one.
-            try consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: marks.high - 1)
-        }
-        try await consumer.commit()
     }
 
     /// Runs `body`, or throws `timeout` once `deadline` passed, cancelling `body` (a body
