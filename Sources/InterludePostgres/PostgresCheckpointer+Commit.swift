@@ -195,7 +195,7 @@ extension PostgresCheckpointer {
         let outbox = commits.flatMap { commit in commit.extras.outbox.map { (commit.threadID, $0) } }
         values += [
             .textArray(outbox.map(\.1.id)), .textArray(outbox.map(\.1.topic)), .textArray(outbox.map(\.1.key)),
-            .byteaArray(outbox.map(\.1.payload)), .jsonbArray(try outbox.map { try json($0.1.headers) }),
+            .byteaArray(outbox.map(\.1.payload)), .jsonbArray(outbox.map { JSONValue.object($0.1.headers.mapValues(JSONValue.string)).jsonData }),
         ] + owners(outbox)
         // Added by migration 0003, so numbered after everything else ($58, $59).
         values += [.textArray(interrupts.map(\.1.namespace)), .jsonbArray(try interrupts.map { try $0.1.approvers.map(json) })]
