@@ -23,12 +23,14 @@ struct RevocationWaitTests {
     func joinDuringLongSteps() async throws {
         try await withSystem(partitions: 3, resumesPartitions: 1) { system in
             let traffic = ProbeTraffic(system: system, prefix: "handover", count: Self.threads, edits: false, sleepMilliseconds: 30_000)
-            // Sent before the first worker starts, so each of its lanes takes its partition's
-            // runs as one batch.
+            // Sent before the first worker starts, so each of its lanes usually takes its
+            // partition's runs as one batch (a lane that takes the first run alone still has a
+            // step in flight, which is all the test needs).
             try await traffic.sendRuns()
             let byPartition = try await system.threadsByRunsPartition()
             try #require(byPartition.count == 3, "every runs partition holds a run: \(byPartition)")
-            // The revocation waits longer than a step takes (the default 20 s would be cut close).
+            // The revocation may wait longer than a step takes: steps started ~9 s before the
+            // revocation kept it waiting 21 s, past the default 20 s.
             try system.startWorkers(1, extra: ["INTERLUDE_REVOKE_TIMEOUT": "120"])
             let inFlight = Mutex<Set<String>>([])
             let events = try await traffic.drive(seconds: 240, send: false, whileRunning: {
