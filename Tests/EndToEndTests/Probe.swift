@@ -63,7 +63,8 @@ struct ProbeTraffic {
         await producer.close()
     }
 
-    func drive(seconds: Double = 180, slice: (count: Int, every: Duration)? = nil, whileRunning: (@Sendable () async throws -> Void)? = nil) async throws -> [JSONValue] {
+    /// With `send` false the runs are not sent (the test sent them with ``sendRuns()``).
+    func drive(seconds: Double = 180, slice: (count: Int, every: Duration)? = nil, send sendsRuns: Bool = true, whileRunning: (@Sendable () async throws -> Void)? = nil) async throws -> [JSONValue] {
         let producer = try system.producer()
         let client = CommandClient(producer: producer, topics: system.topics)
         let watcher = try EventCollector(bootstrap: system.cluster.bootstrapServers, topics: [system.topics.reviews, system.topics.events])
@@ -72,6 +73,7 @@ struct ProbeTraffic {
             // The runs go out while answers and faults proceed: a fault during a paced load
             // meets commands at every stage, not only the tail of the load.
             let send: @Sendable () async throws -> Void = {
+                guard sendsRuns else { return }
                 if let slice {
                     for start in stride(from: 0, to: threads.count, by: slice.count) {
                         if start > 0 { try await Task.sleep(for: slice.every) }  // the pace of the load, not a wait for an outcome

@@ -34,7 +34,9 @@ final class System: @unchecked Sendable {
     var started = 0
     let logDirectory: URL
 
-    init(partitions: Int32 = 4) async throws {
+    /// - Parameter resumesPartitions: Partitions of the resumes topic when it should differ
+    ///   from the others (it decides which partitions a joining worker is given first).
+    init(partitions: Int32 = 4, resumesPartitions: Int32? = nil) async throws {
         guard let url = ProcessInfo.processInfo.environment["INTERLUDE_TEST_DATABASE_URL"], !url.isEmpty else {
             throw SystemError("INTERLUDE_TEST_DATABASE_URL is not set: run the end-to-end tests through `make test` or `scripts/with-test-postgres.sh swift test --disable-xctest`")
         }
@@ -43,8 +45,9 @@ final class System: @unchecked Sendable {
         checkpointer = try PostgresCheckpointer(configuration: .init(url: url, schema: schema, poolSize: 2), logger: logger)
         try await checkpointer.migrate()
         cluster = try KafkaDevCluster(brokers: 1, logger: logger)
-        topics = TopicNames(prefix: "\(schema).")
-        try cluster.createTopics(topics.all.map { KafkaTopicSpec(name: $0, partitions: partitions) })
+        let topics = TopicNames(prefix: "\(schema).")
+        self.topics = topics
+        try cluster.createTopics(topics.all.map { KafkaTopicSpec(name: $0, partitions: $0 == topics.resumes ? resumesPartitions ?? partitions : partitions) })
         groupID = "workers-\(schema)"
         logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("interlude-\(schema)")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
@@ -181,8 +184,8 @@ enum SQL {
 
 /// Runs `body` with a new system and always shuts it down (stopping its worker processes),
 /// also when the body fails.
-func withSystem(partitions: Int32 = 4, _ body: (System) async throws -> Void) async throws {
-    let system = try await System(partitions: partitions)
+func withSystem(partitions: Int32 = 4, resumesPartitions: Int32? = nil, _ body: (System) async throws -> Void) async throws {
+    let system = try await System(partitions: partitions, resumesPartitions: resumesPartitions)
     do {
         try await body(system)
     } catch {
