@@ -137,4 +137,32 @@ struct SweepEventIDTests {
         #expect(event["id"]?.stringValue == "step-\(checkpoint)-\(reminder)")
         #expect(event["command_id"] == nil, "a sweep commit has no command")
     }
+
+    @Test("a sweep's step event and a step that closes questions validate against the step schema, and the failed event against its own")
+    func schemas() throws {
+        let checkpoint = CheckpointID.next()
+        var answered = InterruptRecord(
+            id: "i-1", threadID: "t", checkpointID: checkpoint, taskID: "task", node: "ask", value: "q", status: .resolved,
+            deadline: nil, onTimeout: nil, createdAt: Date(), resolvedAt: Date(), resolvedBy: "bo")
+        let expired = InterruptRecord(
+            id: "i-2", threadID: "t", checkpointID: checkpoint, taskID: "task", node: "ask", value: "q", status: .expired,
+            deadline: Date(), onTimeout: .fail, createdAt: Date(), resolvedAt: Date(), resolvedBy: "timeout")
+        let pending = InterruptRecord(
+            id: "i-3", threadID: "t", checkpointID: checkpoint, taskID: "task", node: "ask", value: "q", status: .pending,
+            deadline: nil, onTimeout: nil, createdAt: Date())
+        let step = EventMessages.step(
+            threadID: "t", checkpointID: checkpoint, step: 2, status: .failed, commandID: nil, sweepKey: "deadline-0123456789abcdef",
+            resolved: [answered, expired, pending], at: Date())
+        #expect(try MessageContractTests.validator("step").errors(step).isEmpty)
+        let closed = step["resolved_interrupts"]?.arrayValue ?? []
+        #expect(closed.map { $0["interrupt_id"]?.stringValue } == ["i-1", "i-2"], "a pending record is not closed: \(closed)")
+        #expect(closed.first?["resolved_by"] == "bo" && closed.last?["status"] == "expired")
+        answered.resolvedBy = nil
+        let bare = EventMessages.step(threadID: "t", checkpointID: checkpoint, step: 2, status: .ready, commandID: "c", resolved: [answered], at: Date())
+        #expect(try MessageContractTests.validator("step").errors(bare).isEmpty)
+        #expect(EventMessages.step(threadID: "t", checkpointID: checkpoint, step: 2, status: .ready, commandID: "c", at: Date())["resolved_interrupts"] == nil)
+        let failed = EventMessages.failed(threadID: "t", checkpointID: checkpoint, reason: "timeout", commandID: nil, sweepKey: "deadline-0123456789abcdef", at: Date())
+        #expect(failed["id"]?.stringValue == "failed-\(checkpoint)-deadline-0123456789abcdef")
+        #expect(try MessageContractTests.validator("failed").errors(failed).isEmpty)
+    }
 }

@@ -39,13 +39,16 @@ public enum EventMessages {
     /// redelivery of the same command gets the same id. A commit of the deadline sweep (no
     /// command) is named by its ``SweepEventKeys`` key instead, since an escalation step, a
     /// default answer or a timeout may commit on a checkpoint that earlier sweep commits
-    /// already named. A resume's step events name who answered (`actor`).
+    /// already named. A resume's step events name who answered (`actor`), and every step that
+    /// closes questions lists them (`resolved_interrupts`: id, how it closed, by whom), so a
+    /// review app can stop showing a question someone else answered.
     /// - Parameters:
     ///   - commandID: The command that caused the commit, if any.
     ///   - sweepKey: For a commit of the deadline sweep, its key (``SweepEventKeys/next(_:)``).
+    ///   - resolved: The interrupt records the commit closed (resolved, expired, cancelled).
     public static func step(
         threadID: String, checkpointID: CheckpointID, step: Int, status: ThreadStatus, commandID: String?, sweepKey: String? = nil,
-        actor: ReviewActor? = nil, at date: Date
+        actor: ReviewActor? = nil, resolved: [InterruptRecord] = [], at date: Date
     ) -> JSONValue {
         let id = (commandID ?? sweepKey).map { "step-\(checkpointID)-\($0)" } ?? "step-\(checkpointID)"
         var object = envelope(type: "step", id: id, threadID: threadID, at: date)
@@ -54,6 +57,14 @@ public enum EventMessages {
         object["status"] = .string(status.rawValue)
         if let commandID { object["command_id"] = .string(commandID) }
         if let actor { object["actor"] = actor.json }
+        let closed = resolved.filter { $0.status != .pending }
+        if !closed.isEmpty {
+            object["resolved_interrupts"] = .array(closed.map { record in
+                var item: [String: JSONValue] = ["interrupt_id": .string(record.id), "status": .string(record.status.rawValue)]
+                if let by = record.resolvedBy { item["resolved_by"] = .string(by) }
+                return .object(item)
+            })
+        }
         return .object(object)
     }
 

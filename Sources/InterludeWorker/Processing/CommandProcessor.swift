@@ -299,7 +299,7 @@ public struct CommandProcessor: Sendable {
             }
             for record in context.newInterrupts { publish(topics.reviews, EventMessages.review(record, graph: graph, at: now)) }
             if stepEvents {
-                publish(topics.events, EventMessages.step(threadID: context.threadID, checkpointID: context.head, step: context.step, status: context.status, commandID: command?.id, sweepKey: sweepKey, actor: command?.actor, at: now))
+                publish(topics.events, EventMessages.step(threadID: context.threadID, checkpointID: context.head, step: context.step, status: context.status, commandID: command?.id, sweepKey: sweepKey, actor: command?.actor, resolved: context.interruptChanges, at: now))
             }
             if context.isFinal {
                 switch context.status {
