@@ -12,7 +12,9 @@ import InterludeWorker
 /// (`resolved_interrupts`: id, status, who); a `completed` or `failed` event closes every
 /// question of its thread. Events of one thread come in order (one partition), but the reviews
 /// and events topics are read side by side, so a question may also be closed before its
-/// `interrupt` event arrives: it is then never asked.
+/// `interrupt` event arrives: it is then never asked. Workers with step events turned off
+/// (`CommandProcessor.Configuration.stepEvents`) leave only the thread's end and the refusal
+/// of an answer that came too late (`already_resolved`) to tell.
 struct ReviewDeskState {
     /// What the desk does next, in order.
     enum Output: Equatable {
