@@ -77,7 +77,7 @@ public enum EventMessages {
     }
 
     /// A `failed` event. Its id names the command, else the checkpoint and the sweep commit
-    /// (`sweepKey`, see ``step(threadID:checkpointID:step:status:commandID:sweepKey:actor:at:)``).
+    /// (`sweepKey`, see ``step(threadID:checkpointID:step:status:commandID:sweepKey:actor:resolved:at:)``).
     public static func failed(threadID: String, checkpointID: CheckpointID?, reason: String, commandID: String?, sweepKey: String? = nil, at date: Date) -> JSONValue {
         let cause = checkpointID.map { checkpoint in sweepKey.map { "\(checkpoint)-\($0)" } ?? checkpoint.description }
         var object = envelope(type: "failed", id: "failed-\(commandID ?? cause ?? UUID().uuidString)", threadID: threadID, at: date)
