@@ -115,7 +115,7 @@ let package = Package(
         ),
         // Runs the built `interlude` executable in a real pseudo-terminal (tmux) and sends it
         // signals (InterludeWorker for its ChildProcess).
-        .testTarget(name: "TerminalTests", dependencies: ["InterludeWorker"]),
+        .testTarget(name: "TerminalTests", dependencies: ["InterludeWorker", "interlude"]),
     ],
     swiftLanguageModes: [.v6]
 )

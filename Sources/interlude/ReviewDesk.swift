@@ -77,11 +77,21 @@ enum AnswerPresets {
     }
 }
 
-/// Reads review and event topics and shows them, answering reviews from the terminal or
-/// automatically. The terminal side of `interlude dev` and `interlude review`.
+/// Reads review and event topics and shows them, answering reviews from the terminal. The
+/// terminal side of `interlude dev` and `interlude review`; what it shows and sends is decided
+/// by ``ReviewDeskState``, this type only does the I/O.
 struct ReviewDesk {
     let environment: DeploymentEnvironment
     let logger: Logger
+
+    /// What the desk waits on: both come into one stream, so a question answered elsewhere
+    /// leaves the screen while the prompt waits for a line.
+    private enum Input: Sendable {
+        case event(JSONValue)
+        case line(String)
+        case endOfInput
+        case consumerEnded((any Error)?)
+    }
 
     /// Runs an interactive review session until `expectedCompletions` runs completed (or
     /// stdin ends).
@@ -92,77 +102,56 @@ struct ReviewDesk {
         consumerConfig.offsetReset = .earliest
         let consumer = try KafkaConsumer(topics: [environment.topics.reviews, environment.topics.events], configuration: consumerConfig, logger: logger)
         let console = Console()
-        var lines = StdinLines.stream().makeAsyncIterator()
-        var completed = Set<String>()
         console.say("Waiting for interrupts (the first consumer-group join takes a few seconds)...")
-        // Reviews answered from here, by the resume's command id: a refused answer asks again.
-        var sent: [String: JSONValue] = [:]
-        for try await event in consumer.events {
-            guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)) else { continue }
-            var review: JSONValue?
-            switch json["type"]?.stringValue {
-            case "interrupt":
-                review = json
-            case "rejected":
-                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?"): command refused (\(json["reason"]?.stringValue ?? "?")): \(json["message"]?.stringValue ?? "")")
-                if json["reason"] == "invalid_value", let id = json["command_id"]?.stringValue, let again = sent.removeValue(forKey: id) {
-                    console.say("   the question is still open; answer it again")
-                    review = again
+        let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await event in consumer.events {
+                            guard case .message(let message) = event, let json = try? JSONValue(json: Data(message.value)) else { continue }
+                            continuation.yield(.event(json))
+                        }
+                        continuation.yield(.consumerEnded(nil))
+                    } catch {
+                        continuation.yield(.consumerEnded(error))
+                    }
                 }
-            case "completed":
-                let thread = json["thread_id"]?.stringValue ?? "?"
-                completed.insert(thread)
-                console.say("-- thread \(thread) completed: \(summary(json["values"]))")
-            case "failed":
-                console.say("-- thread \(json["thread_id"]?.stringValue ?? "?") failed: \(json["reason"]?.stringValue ?? "?")")
-            default:
-                break
-            }
-            if let json = review {
-                console.say("")
-                console.say("== thread \(json["thread_id"]?.stringValue ?? "?") asks (\(json["graph"]?.stringValue ?? "?") / node \(json["node"]?.stringValue ?? "?")):")
-                console.say(pretty(json["value"] ?? .null).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
-                if let namespace = json["namespace"]?.stringValue { console.say("   (asked inside the subgraph \(namespace))") }
-                if let deadline = json["deadline"]?.stringValue { console.say("   (answer before \(deadline))") }
-                while true {
-                    console.say("   \(AnswerPresets.help(graph: json["graph"]?.stringValue ?? "", value: json["value"]))")
-                    console.prompt("   > ")
-                    guard let line = await lines.next() else {
+                group.addTask {
+                    for await line in StdinLines.stream() { continuation.yield(.line(line)) }
+                    continuation.yield(.endOfInput)
+                }
+                var desk = ReviewDeskState(expectedCompletions: expectedCompletions, keepsTypedAhead: !console.interactive)
+                loop: for await input in inputs {
+                    let outputs: [ReviewDeskState.Output]
+                    switch input {
+                    case .event(let json): outputs = desk.event(json)
+                    case .line(let line): outputs = desk.line(line)
+                    case .endOfInput:
+                        console.say("")
                         console.say("(end of input: leaving the review desk; unanswered questions stay pending)")
-                        await consumer.close()
-                        await producer.close()
-                        return
+                        break loop
+                    case .consumerEnded(let error):
+                        if let error { throw error }
+                        break loop
                     }
-                    switch AnswerPresets.command(for: line, review: json) {
-                    case .success(let command):
-                        try await client.send(command)
-                        sent[command.id] = json
-                        console.say("   sent \(command.type) \(command.id)")
-                    case .failure(let explanation):
-                        console.say("   \(explanation)")
-                        continue
+                    for output in outputs {
+                        switch output {
+                        case .say(let line): console.say(line)
+                        case .prompt(let text): console.prompt(text)
+                        case .send(let command): try await client.send(command)
+                        case .finish: break loop
+                        }
                     }
-                    break
                 }
+                await consumer.close()
+                group.cancelAll()
             }
-            if let expectedCompletions, completed.count >= expectedCompletions {
-                console.say("")
-                console.say("All \(expectedCompletions) runs completed.")
-                break
-            }
+        } catch {
+            await consumer.close()
+            await producer.close()
+            throw error
         }
-        await consumer.close()
         await producer.close()
-    }
-
-    private func pretty(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? value.description
-    }
-
-    private func summary(_ values: JSONValue?) -> String {
-        guard let object = values?.objectValue else { return "" }
-        return object.keys.sorted().filter { $0 != "log" && $0 != "draft" }.map { "\($0)=\(object[$0]!)" }.joined(separator: ", ")
     }
 }

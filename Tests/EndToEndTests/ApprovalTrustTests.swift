@@ -140,6 +140,12 @@ struct ApprovalTrustTests {
             #expect(completed["values"]?["outcome"] == "rejected")
             #expect(completed["values"]?["comment"] == "no answer: the default applied")
             #expect(try await system.checkpointer.interrupts(thread: "e1").first?.status == .expired)
+            // Each sweep step has a step event of its own (they once shared the checkpoint's id
+            // and the outbox kept only the reminder's); the default's names the closed question.
+            let sweepSteps = watcher.all.filter { $0["type"] == "step" && $0["thread_id"] == "e1" && $0["command_id"] == nil }
+            let stages = Set(sweepSteps.compactMap { $0["id"]?.stringValue?.split(separator: "-").dropLast().last.map(String.init) })
+            #expect(stages.isSuperset(of: ["remind", "escalate", "deadline"]), "\(sweepSteps)")
+            #expect(sweepSteps.contains { $0["resolved_interrupts"] == [["interrupt_id": .string(interrupt), "status": "expired", "resolved_by": "timeout"]] }, "\(sweepSteps)")
             await producer.close()
             await watcher.consumer.close()
         }

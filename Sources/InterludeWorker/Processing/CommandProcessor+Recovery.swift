@@ -73,7 +73,7 @@ extension CommandProcessor {
         let staging = OutboxStaging()
         guard let record = try await store.thread(threadID), let graph = registry.graph(named: record.graph.name) else { return [] }
         var config = RunConfig(durability: configuration.durability, actor: "timeout")
-        config.commitHook = hook(for: nil, graph: graph.identity, ledger: nil, staging: staging)
+        config.commitHook = hook(for: nil, graph: graph.identity, ledger: nil, staging: staging, sweep: "parked")
         try await graph.fail(threadID, reason, config)
         return staging.rows
     }

@@ -277,13 +277,19 @@ public struct CommandProcessor: Sendable {
     }
 
     /// The outbox rows and ledger entry a commit carries.
-    func hook(for command: CommandRef?, graph: GraphIdentity, ledger: LedgerPolicy?, staging: OutboxStaging) -> @Sendable (CommitContext) throws -> CommitExtras {
+    /// - Parameter sweep: For the deadline sweep's commits (no `command`), what the sweep
+    ///   does (`deadline` or `parked`); their event ids come from ``SweepEventKeys``.
+    func hook(
+        for command: CommandRef?, graph: GraphIdentity, ledger: LedgerPolicy?, staging: OutboxStaging, sweep: String = "deadline"
+    ) -> @Sendable (CommitContext) throws -> CommitExtras {
         let topics = configuration.topics
         let stepEvents = configuration.stepEvents
         let clock = clock
+        let sweepKeys = command == nil ? SweepEventKeys(action: sweep) : nil
         return { context in
             var extras = CommitExtras()
             let now = clock.now
+            let sweepKey = sweepKeys?.next(context)
             func publish(_ topic: String, _ event: JSONValue) {
                 extras.outbox.append(OutboxMessage(id: event["id"]?.stringValue ?? UUID().uuidString, topic: topic, key: context.threadID, payload: event.jsonData))
             }
@@ -293,14 +299,14 @@ public struct CommandProcessor: Sendable {
             }
             for record in context.newInterrupts { publish(topics.reviews, EventMessages.review(record, graph: graph, at: now)) }
             if stepEvents {
-                publish(topics.events, EventMessages.step(threadID: context.threadID, checkpointID: context.head, step: context.step, status: context.status, commandID: command?.id, actor: command?.actor, at: now))
+                publish(topics.events, EventMessages.step(threadID: context.threadID, checkpointID: context.head, step: context.step, status: context.status, commandID: command?.id, sweepKey: sweepKey, actor: command?.actor, resolved: context.interruptChanges, at: now))
             }
             if context.isFinal {
                 switch context.status {
                 case .completed:
                     publish(topics.events, EventMessages.completed(threadID: context.threadID, checkpointID: context.head, values: context.values ?? .null, at: now))
                 case .failed:
-                    publish(topics.events, EventMessages.failed(threadID: context.threadID, checkpointID: context.head, reason: context.failure ?? "failed", commandID: command?.id, at: now))
+                    publish(topics.events, EventMessages.failed(threadID: context.threadID, checkpointID: context.head, reason: context.failure ?? "failed", commandID: command?.id, sweepKey: sweepKey, at: now))
                 default: break
                 }
             }
