@@ -54,6 +54,28 @@ extension PostgresCheckpointer {
     /// from it (record, head checkpoint with blobs and writes, interrupts), all in one round
     /// trip: six statements over arrays of ids, whatever the number of commands, in one libpq
     /// pipeline.
+    /// Opens every connection of the pool and runs on each the statements of every command
+    /// (the batch load, the batch commit, marking outbox rows published) on values that match
+    /// nothing, so each connection has them prepared and its server process has read the
+    /// tables' catalog entries. Without it the first resumes after a worker started took 24-36
+    /// ms against 12 ms for the rest (`interlude dev --auto-approve 200 --rate 20`).
+    public func warm() async throws {
+        let nothing = PostgresValue.textArray([""])
+        let load = [Statements.commandsMany, Statements.threadsMany, Statements.headsMany, Statements.headBlobsMany, Statements.headWritesMany, Statements.interruptsMany]
+        let commit = try Self.parameters(of: [])
+        // Nested, so every connection is held until all were used: each is a different one.
+        func warm(_ remaining: Int) async throws {
+            guard remaining > 0 else { return }
+            try await pool.withConnection { connection in
+                _ = try await connection.pipeline(load.map { ($0, [nothing]) })
+                _ = try await connection.query(Statements.commit, commit)
+                _ = try await connection.execute(Statements.markPublished, [nothing])
+                try await warm(remaining - 1)
+            }
+        }
+        try await storage("ready \(configuration.poolSize) connections") { try await warm(configuration.poolSize) }
+    }
+
     public func loadCommands(_ requests: [(commandID: String, threadID: String)]) async throws -> [(CommandRecord?, ThreadSnapshot?)] {
         guard !requests.isEmpty else { return [] }
         let threads = PostgresValue.textArray(Array(Set(requests.map(\.threadID))))

@@ -56,6 +56,11 @@ public final class Worker: Service, Sendable {
         } catch {
             logger.warning("topic metadata not ready at start; the first events may wait for it", metadata: ["error": "\(error)"])
         }
+        do {
+            try await store.warm()
+        } catch {
+            logger.warning("readying the store failed; the first commands may be slower", metadata: ["error": "\(error)"])
+        }
         let relay = OutboxRelay(store: store, producer: producer, logger: logger, hooks: configuration.processing.hooks)
         let laneBox = LanesBox()
         let revokeTimeout = configuration.revokeTimeout

@@ -42,6 +42,9 @@ public protocol WorkerStore: Checkpointer {
     /// Claims commands left `started` for longer than `stalledFor` that no other worker holds.
     func claimStalledCommands(stalledFor: Duration, leaseFor: Duration, limit: Int) async throws -> [CommandRecord]
 
+    /// Readies the store for a worker's first commands (connections opened, the statements
+    /// every command runs prepared and planned), so they are not slower than the rest.
+    func warm() async throws
     /// Round trips to the store's server so far (reported as
     /// `interlude_postgres_round_trips_total`), or `nil` for a store without one.
     var roundTrips: Int? { get }
@@ -50,6 +53,8 @@ public protocol WorkerStore: Checkpointer {
 extension WorkerStore {
     /// `nil`: an in-process store makes no round trips.
     public var roundTrips: Int? { nil }
+    /// Nothing to ready for an in-process store.
+    public func warm() async throws {}
 
     /// Loads one call at a time; stores that can pipeline override this.
     public func loadCommands(_ requests: [(commandID: String, threadID: String)]) async throws -> [(CommandRecord?, ThreadSnapshot?)] {
