@@ -1,0 +1,58 @@
+import Foundation
+import Interlude
+@testable import InterludePostgres
+import Testing
+
+/// The plans PostgreSQL keeps for the statements a worker runs on every command.
+@Suite("PostgreSQL query plans", .tags(.postgres), .timeLimit(.minutes(1)))
+struct QueryPlanTests {
+    /// The statements of every command: the batch load, the batch commit, the outbox mark.
+    static let perCommand: [PostgresStatement] = [
+        PostgresCheckpointer.Statements.commandsMany, PostgresCheckpointer.Statements.threadsMany,
+        PostgresCheckpointer.Statements.headsMany, PostgresCheckpointer.Statements.headBlobsMany,
+        PostgresCheckpointer.Statements.headWritesMany, PostgresCheckpointer.Statements.interruptsMany,
+        PostgresCheckpointer.Statements.commit, PostgresCheckpointer.Statements.markPublished,
+    ]
+
+    /// The generic plan PostgreSQL adopts for a prepared statement after five executions, made
+    /// here while the tables are empty, as on a new deployment's first commands.
+    static func genericPlan(of statement: PostgresStatement, index: Int, on connection: PostgresConnection) async throws -> String {
+        let parameters = Set(statement.sql.matches(of: /\$([0-9]+)/).compactMap { Int($0.1) }).max() ?? 0
+        _ = try await connection.execute(PostgresStatement(name: "test.plan.prepare.\(index)", trustedSQL: "PREPARE plan_\(index) AS \(statement.sql)"))
+        let explain = PostgresStatement(
+            name: "test.plan.explain.\(index)",
+            trustedSQL: "EXPLAIN EXECUTE plan_\(index)(\(Array(repeating: "NULL", count: parameters).joined(separator: ", ")))")
+        return try await connection.query(explain).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
+    }
+
+    @Test("On empty tables, the generic plans of the statements run for every command read the tables through indexes, never by a sequential scan")
+    func genericPlansUseIndexes() async throws {
+        let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
+        defer { checkpointer.close() }
+        try await checkpointer.pool.withConnection { connection in
+            _ = try await connection.execute(PostgresStatement("test.plan.generic", sql: "SET plan_cache_mode = force_generic_plan"))
+            for (index, statement) in Self.perCommand.enumerated() {
+                let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
+                #expect(!plan.contains("Seq Scan"), "\(statement.name) scans a table sequentially in its generic plan:\n\(plan)")
+            }
+        }
+    }
+
+    @Test("A URL's options override the session's settings, as documented")
+    func urlOptionsWin() async throws {
+        let show = PostgresStatement("test.plan.show", sql: "SELECT current_setting('enable_seqscan'), current_setting('jit')")
+        let defaults = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
+        defer { defaults.close() }
+        let row = try await defaults.pool.query(show)[0]
+        #expect(try row.decode(String.self, at: 0) == "off")
+        #expect(try row.decode(String.self, at: 1) == "off")
+
+        let url = try TestDatabase.url()
+        let separator = url.contains("?") ? "&" : "?"
+        let overridden = try PostgresCheckpointer(
+            configuration: .init(url: url + separator + "options=-c%20enable_seqscan%3Don", schema: TestDatabase.freshSchema("plans"), poolSize: 1),
+            logger: TestDatabase.logger)
+        defer { overridden.close() }
+        #expect(try await overridden.pool.query(show)[0].decode(String.self, at: 0) == "on")
+    }
+}
