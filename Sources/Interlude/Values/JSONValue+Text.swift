@@ -94,7 +94,12 @@ extension JSONValue {
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         mutating func skipSpace() {
-            while position < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[position]) { position += 1 }
+            while position < bytes.count {
+                switch bytes[position] {
+                case 0x20, 0x0A, 0x0D, 0x09: position += 1
+                default: return
+                }
+            }
         }
 
         mutating func literal(_ text: StaticString, _ value: JSONValue) -> JSONValue? {
@@ -196,6 +201,14 @@ extension JSONValue {
 
         mutating func string() -> String? {
             position += 1  // opening quote
+            // Most strings have no escape: take their bytes at once.
+            var end = position
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                let text = String(validating: UnsafeBufferPointer(rebasing: bytes[position..<end]), as: UTF8.self)
+                position = end + 1
+                return text
+            }
             var out = [UInt8]()
             while position < bytes.count {
                 let c = bytes[position]
