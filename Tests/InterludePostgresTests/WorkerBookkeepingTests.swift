@@ -51,6 +51,28 @@ struct WorkerBookkeepingTests {
         #expect(outbox.contains("rejected-c2") && !outbox.contains("rejected-c2-again"))
     }
 
+    @Test("an outbox row whose id is already stored is dropped and the first one kept, in memory as in PostgreSQL", arguments: ["memory", "postgres"])
+    func outboxIDsAreUnique(store kind: String) async throws {
+        let postgres = kind == "postgres" ? try await makeCheckpointer(schema: schema) : nil
+        defer { postgres?.close() }
+        let store: any WorkerStoreForTests = postgres ?? InMemoryCheckpointer()
+        var one = first("one", command: "o1")
+        one.extras.outbox = [OutboxMessage(id: "same", topic: "events", key: "one", payload: Data("\"first\"".utf8))]
+        var two = first("two", command: "o2")
+        two.extras.outbox = [
+            OutboxMessage(id: "same", topic: "events", key: "two", payload: Data("\"second\"".utf8)),
+            OutboxMessage(id: "other", topic: "events", key: "two", payload: Data("{}".utf8)),
+        ]
+        _ = try await store.commit(one)
+        _ = try await store.commit(two)
+        _ = try await store.finishCommand(CommandRecord(commandID: "o3", threadID: "one", kind: "resume", status: .rejected, outcome: "x"), outbox: [
+            OutboxMessage(id: "same", topic: "events", key: "one", payload: Data("\"third\"".utf8)),
+        ])
+        let rows = try await store.unpublishedOutbox(limit: 10)
+        #expect(rows.map(\.id) == ["same", "other"])
+        #expect(rows.first.map { String(decoding: $0.payload, as: UTF8.self) } == "\"first\"")
+    }
+
     @Test("a batch commit applies each thread on its own: winners, a lost race, a duplicate, and a refused value")
     func batchCommit() async throws {
         let store = try await makeCheckpointer(schema: schema)
@@ -121,3 +143,14 @@ struct WorkerBookkeepingTests {
         #expect(try await store.claimStalledCommands(stalledFor: .zero, leaseFor: .seconds(60), limit: 10).isEmpty)
     }
 }
+
+/// The bookkeeping calls both stores have (`WorkerStore` lives in InterludeWorker, which this
+/// target does not import).
+protocol WorkerStoreForTests: Sendable {
+    func commit(_ commit: StepCommit) async throws -> Int64
+    func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool
+    func unpublishedOutbox(limit: Int) async throws -> [OutboxMessage]
+}
+
+extension InMemoryCheckpointer: WorkerStoreForTests {}
+extension PostgresCheckpointer: WorkerStoreForTests {}

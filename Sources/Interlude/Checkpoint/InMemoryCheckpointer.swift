@@ -36,9 +36,16 @@ public final class InMemoryCheckpointer: Checkpointer {
         var threads: [String: ThreadData] = [:]
         var ledger: [String: LedgerEntry] = [:]
         var outbox: [OutboxMessage] = []
+        var outboxIDs: Set<String> = []
         var published: Set<String> = []
         var interruptLeases: [InterruptKey: (until: Date, attempts: Int)] = [:]
         var commitCount = 0
+
+        /// Keeps outbox rows whose id is new; one already stored is dropped and the first kept,
+        /// as PostgreSQL's unique id does, so a clash of event ids shows here too.
+        mutating func appendOutbox(_ rows: [OutboxMessage]) {
+            for row in rows where outboxIDs.insert(row.id).inserted { outbox.append(row) }
+        }
 
         /// Throws when a command of `commands` is already final: it was applied meanwhile.
         func checkNotFinal(_ commands: [CommandRecord]) throws(GraphError) {
@@ -117,7 +124,7 @@ public final class InMemoryCheckpointer: Checkpointer {
                     graph: commit.graph, updatedAt: commit.committedAt))
             Self.apply(commit, version: version, to: &store.threads[commit.threadID, default: empty])
             store.write(commit.extras.commands, at: commit.committedAt)
-            store.outbox.append(contentsOf: commit.extras.outbox)
+            store.appendOutbox(commit.extras.outbox)
             store.commitCount += 1
             return version
         }
@@ -177,7 +184,7 @@ public final class InMemoryCheckpointer: Checkpointer {
         return store.withLock { store in
             if store.store(record.commandID)?.status.isFinal == true { return false }
             store.write([record], at: date)
-            store.outbox.append(contentsOf: outbox)
+            store.appendOutbox(outbox)
             return true
         }
     }
