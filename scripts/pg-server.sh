@@ -160,9 +160,26 @@ CONF
         echo "pg-server.sh: the cluster in $home is still running from an earlier run (postmaster pid $stale): stopping it first" >&2
         as_owner "$bindir/pg_ctl" --pgdata="$home/data" --wait --silent --mode=fast stop > /dev/null 2>&1 || true
     fi
-    as_owner "$bindir/pg_ctl" --pgdata="$home/data" --log="$home/server.log" --wait --silent start > /dev/null \
-        || { tail -n 20 "$home/server.log" >&2; fail "the server did not start (log above, also in $home/server.log)"; }
-    cat "$home/url"
+    # The port was free when chosen, but any process may take it before the server binds it
+    # (an outgoing connection's local port, another test's listener): then move to another one.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        : > "$home/server.log"
+        [[ $root -eq 1 ]] && chown postgres: "$home/server.log"
+        if as_owner "$bindir/pg_ctl" --pgdata="$home/data" --log="$home/server.log" --wait --silent start > /dev/null; then
+            cat "$home/url"
+            return 0
+        fi
+        grep -q "could not bind" "$home/server.log" || break
+        local port
+        port=$(free_port)
+        echo "pg-server.sh: the server's port was taken meanwhile; moving it to $port" >&2
+        as_owner sed -i "s/^port = .*/port = $port/" "$home/data/postgresql.conf"
+        sed -i "s#@127.0.0.1:[0-9]*/#@127.0.0.1:$port/#" "$home/url"
+        [[ "$home" != "$dir" ]] && cp "$home/url" "$dir/url"
+    done
+    tail -n 20 "$home/server.log" >&2
+    fail "the server did not start (log above, also in $home/server.log)"
 }
 
 stop() {
