@@ -102,21 +102,14 @@ struct DevCommand: AsyncParsableCommand {
         let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state)
         console.say("Started \(workers) worker processes (logs in .interlude/worker-N.log)")
         for (i, port) in fleet.httpPorts.enumerated() { console.say("worker \(i + 1) metrics: http://127.0.0.1:\(port)/metrics") }
-        if autoApprove != nil {
-            // The load's clock starts once every worker has its partitions: a worker joining
-            // mid-load rebalances the group, and the figures would measure the join.
-            console.say("Waiting for the workers to join their consumer group...")
-            do {
-                try await fleet.waitUntilReady(partitions: Int(partitions) * topics.commands.count, timeout: .seconds(60), logDirectory: state)
-            } catch {
-                await fleet.stop()
-                DevShutdown.shared.workersStopped()
-                throw error
-            }
-        }
         var reviewConsole: DevConsole?
         do {
-            if autoApprove == nil {
+            if autoApprove != nil {
+                // The load's clock starts once every worker has its partitions: a worker joining
+                // mid-load rebalances the group, and the figures would measure the join.
+                console.say("Waiting for the workers to join their consumer group...")
+                try await fleet.waitUntilReady(partitions: Int(partitions) * topics.commands.count, timeout: .seconds(60), logDirectory: state)
+            } else {
                 let started = try await DevConsole.start(settings: settings, logDirectory: state)
                 DevShutdown.shared.track(worker: started.child.pid)
                 reviewConsole = started
