@@ -20,6 +20,7 @@ from interlude_review import (
     Interrupt,
     InvalidMessage,
     Rejected,
+    ResolvedInterrupt,
     Resume,
     Run,
     RunConfig,
@@ -86,6 +87,9 @@ BUILT = [
     Interrupt(id="review-2", thread_id="t1", created_at=AT, graph="subgraph-review", graph_version=1, checkpoint_id=CHECKPOINT,
               interrupt_id="2", node="review", value={"draft": "d"}, namespace="review:task-1"),
     Step(id="step-x", thread_id="t1", created_at=AT, checkpoint_id=CHECKPOINT, step=-1, status="ready"),
+    Step(id="step-y", thread_id="t1", created_at=AT, checkpoint_id=CHECKPOINT, step=3, status="ready", command_id="c1",
+         resolved_interrupts=(ResolvedInterrupt("5f0e2a4c", "resolved", "bo"), ResolvedInterrupt("9d1b", "expired", "timeout"),
+                              ResolvedInterrupt("77aa", "cancelled"))),
     Completed(id="completed-x", thread_id="t1", created_at=AT, checkpoint_id=CHECKPOINT, values={}),
     Failed(id="failed-x", thread_id="t1", created_at=AT, reason="cancelled", command_id="c1"),
     Rejected(id="rejected-c", thread_id="t1", created_at=AT, command_id="c", reason="unknown_interrupt", message="no"),
@@ -166,3 +170,65 @@ def test_a_resume_by_value_keeps_json_null_apart_from_absent() -> None:
     assert Resume(thread_id="t", value=None).to_dict()["value"] is None
     assert "value" not in Resume(thread_id="t", values={"i": None}).to_dict()
     assert Resume.from_dict(Resume(thread_id="t", values={"i": 1}).to_dict()).value is UNSET
+
+
+# MARK: a step's resolved_interrupts
+
+STEP = {"type": "step", "schema_version": 1, "id": "step-x-c1", "thread_id": "t1", "created_at": "2026-11-22T10:15:00.000Z",
+        "checkpoint_id": CHECKPOINT, "step": 3, "status": "ready", "command_id": "c1"}
+
+
+def test_a_step_reads_and_writes_the_questions_it_closed() -> None:
+    wire = {**STEP, "resolved_interrupts": [
+        {"interrupt_id": "5f0e2a4c", "status": "resolved", "resolved_by": "bo"},
+        {"interrupt_id": "9d1b", "status": "expired", "resolved_by": "timeout"},
+        {"interrupt_id": "77aa", "status": "cancelled"},
+    ]}
+    validate(wire)
+    step = parse_message(json.dumps(wire).encode())
+    assert isinstance(step, Step)
+    assert step.resolved_interrupts == (
+        ResolvedInterrupt(interrupt_id="5f0e2a4c", status="resolved", resolved_by="bo"),
+        ResolvedInterrupt(interrupt_id="9d1b", status="expired", resolved_by="timeout"),
+        ResolvedInterrupt(interrupt_id="77aa", status="cancelled", resolved_by=None),
+    )
+    assert step.to_dict() == wire
+    assert json.loads(step.to_json()) == wire
+
+
+def test_a_step_that_closed_nothing_has_no_resolved_interrupts_on_the_wire() -> None:
+    for wire in (STEP, {**STEP, "resolved_interrupts": []}, {**STEP, "resolved_interrupts": None}):
+        step = Step.from_dict(wire)
+        assert step.resolved_interrupts == ()
+        assert "resolved_interrupts" not in step.to_dict()
+        assert step.to_dict() == STEP
+
+
+def test_a_built_step_keeps_its_closed_questions_as_a_tuple() -> None:
+    step = Step(id="s", thread_id="t1", created_at=AT, checkpoint_id=CHECKPOINT, step=1, status="ready",
+                resolved_interrupts=[ResolvedInterrupt("i", "resolved")])  # type: ignore[arg-type]
+    assert step.resolved_interrupts == (ResolvedInterrupt("i", "resolved"),)
+    assert Step.from_dict(step.to_dict()) == step
+
+
+@pytest.mark.parametrize(
+    ("resolved", "field", "words"),
+    [
+        ({"interrupt_id": "i", "status": "resolved"}, "resolved_interrupts", "must be a list"),
+        (["i"], "resolved_interrupts[0]", "must be an object"),
+        ([{"interrupt_id": "i", "status": "resolved"}, {"status": "resolved"}], "resolved_interrupts[1].interrupt_id", "missing field"),
+        ([{"interrupt_id": "", "status": "resolved"}], "resolved_interrupts[0].interrupt_id", "non-empty string"),
+        ([{"interrupt_id": 7, "status": "resolved"}], "resolved_interrupts[0].interrupt_id", "non-empty string"),
+        ([{"interrupt_id": "i"}], "resolved_interrupts[0].status", "missing field"),
+        ([{"interrupt_id": "a", "status": "resolved"}, {"interrupt_id": "b", "status": "expired"},
+          {"interrupt_id": "c", "status": "answered"}], "resolved_interrupts[2].status", "'answered', not how a question closes"),
+        ([{"interrupt_id": "i", "status": "pending"}], "resolved_interrupts[0].status", "expected one of resolved, expired, cancelled"),
+        ([{"interrupt_id": "i", "status": "resolved", "resolved_by": 5}], "resolved_interrupts[0].resolved_by", "must be a string"),
+    ],
+)
+def test_a_bad_closed_question_is_refused_naming_its_path(resolved, field: str, words: str) -> None:
+    with pytest.raises(InvalidMessage) as caught:
+        parse_message(json.dumps({**STEP, "resolved_interrupts": resolved}).encode())
+    assert caught.value.field == field, str(caught.value)
+    assert repr(field) in str(caught.value)
+    assert words in str(caught.value)

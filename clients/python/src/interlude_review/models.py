@@ -34,6 +34,7 @@ __all__ = [
     "Cancel",
     "Interrupt",
     "Step",
+    "ResolvedInterrupt",
     "Completed",
     "Failed",
     "Rejected",
@@ -238,9 +239,11 @@ def _put_optional(out: dict[str, JSON], **fields: Any) -> None:
     out.update((name, value) for name, value in fields.items() if value is not None)
 
 
-def _get(data: Mapping[str, Any], name: str) -> Any:
+def _get(data: Mapping[str, Any], name: str, *, at: str = "") -> Any:
+    """``data[name]``, refused when absent or null. ``at`` is the path of ``data`` inside the
+    message (``resolved_interrupts[2].``), so the error names the whole field path."""
     if name not in data or data[name] is None:
-        raise InvalidMessage(f"missing field {name!r}", field=name)
+        raise InvalidMessage(f"missing field {at + name!r}", field=at + name)
     return data[name]
 
 
@@ -696,6 +699,52 @@ class Interrupt(_Serializable):
 
 StepStatus = Literal["ready", "interrupted", "completed", "failed"]
 
+#: How a question closed: answered (``resolved``), past its deadline (``expired``) or left
+#: behind by new input, an edit or a fork (``cancelled``). The interrupt statuses other than
+#: ``pending``.
+ClosedStatus = Literal["resolved", "expired", "cancelled"]
+
+_CLOSED_STATUSES: tuple[str, ...] = ("resolved", "expired", "cancelled")
+
+
+@dataclass(frozen=True)
+class ResolvedInterrupt:
+    """A question a step's commit closed (an item of ``Step.resolved_interrupts``): a review
+    app stops showing it, since it was answered elsewhere, expired or was cancelled."""
+
+    #: The interrupt id (``Interrupt.interrupt_id``), on the step's thread.
+    interrupt_id: str
+    #: ``resolved``, ``expired`` or ``cancelled``.
+    status: ClosedStatus
+    #: Who closed it: the answering actor's id, else the command id, or ``timeout``.
+    resolved_by: str | None = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        """The wire JSON (``resolved_by`` only when known)."""
+        out: dict[str, JSON] = {"interrupt_id": self.interrupt_id, "status": self.status}
+        _put_optional(out, resolved_by=self.resolved_by)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, at: str = "resolved_interrupts[0]") -> ResolvedInterrupt:
+        """Reads one item; ``at`` is its path in the message, named by every error."""
+        if not isinstance(data, Mapping):
+            raise InvalidMessage(f"field {at!r} must be an object {{interrupt_id, status, resolved_by}}", field=at)
+        interrupt_id = _require_text(at + ".interrupt_id", _get(data, "interrupt_id", at=at + "."))
+        status = _get(data, "status", at=at + ".")
+        if status not in _CLOSED_STATUSES:
+            raise InvalidMessage(
+                f"field {at + '.status'!r} is {status!r}, not how a question closes: expected one of "
+                f"{', '.join(_CLOSED_STATUSES)} (a step lists only closed questions)",
+                field=at + ".status",
+            )
+        resolved_by = data.get("resolved_by")
+        return cls(
+            interrupt_id=interrupt_id,
+            status=status,
+            resolved_by=None if resolved_by is None else _require_text(at + ".resolved_by", resolved_by, allow_empty=True),
+        )
+
 
 @dataclass(frozen=True)
 class Step(_Serializable):
@@ -713,6 +762,12 @@ class Step(_Serializable):
     command_id: str | None = None
     #: Who answered, on the steps of a resume that named an actor.
     actor: Actor | None = None
+    #: The questions this commit closed (answered here or elsewhere, expired, cancelled): stop
+    #: showing them. Empty when none closed (the wire omits the field then).
+    resolved_interrupts: tuple[ResolvedInterrupt, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resolved_interrupts", tuple(self.resolved_interrupts))
 
     def to_dict(self) -> dict[str, JSON]:
         """The wire JSON."""
@@ -722,6 +777,8 @@ class Step(_Serializable):
             out["command_id"] = self.command_id
         if self.actor is not None:
             out["actor"] = self.actor.to_dict()
+        if self.resolved_interrupts:
+            out["resolved_interrupts"] = [item.to_dict() for item in self.resolved_interrupts]
         return out
 
     @classmethod
@@ -738,7 +795,17 @@ class Step(_Serializable):
             status=status,
             command_id=data.get("command_id"),
             actor=None if data.get("actor") is None else Actor.from_dict(data["actor"]),
+            resolved_interrupts=_resolved_interrupts(data.get("resolved_interrupts")),
         )
+
+
+def _resolved_interrupts(value: Any) -> tuple[ResolvedInterrupt, ...]:
+    """Reads a step's ``resolved_interrupts`` (absent or null: none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidMessage("field 'resolved_interrupts' must be a list of {interrupt_id, status, resolved_by}", field="resolved_interrupts")
+    return tuple(ResolvedInterrupt.from_dict(item, f"resolved_interrupts[{index}]") for index, item in enumerate(value))
 
 
 @dataclass(frozen=True)
