@@ -258,3 +258,37 @@ def test_a_copy_read_while_an_earlier_interrupt_waits_does_not_commit_past_it(cl
     assert isinstance(kept, Interrupt) and kept.interrupt_id == "i1"
     client.poll(0)  # the interrupt was handled
     assert ("p.reviews", 0) in fake.stored
+
+
+def test_the_readme_recipe_drops_a_question_closed_elsewhere(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs the README's "Questions closed elsewhere" code on a queue: q1 answered by bo at
+    another desk, q4 expired before its interrupt event was read, thread t2 completed."""
+    import re
+    from pathlib import Path
+
+    closing = step("t1", "c1", "interrupted", 3)
+    closing["resolved_interrupts"] = [{"interrupt_id": "q1", "status": "resolved", "resolved_by": "bo"},
+                                      {"interrupt_id": "q4", "status": "expired", "resolved_by": "timeout"}]
+    done = {"type": "completed", "schema_version": 1, "id": "completed-t2", "thread_id": "t2",
+            "created_at": "2026-01-01T00:00:00.000Z", "checkpoint_id": CHECKPOINT, "values": {}}
+    queue = [("interlude.reviews", review("t1", "q1")), ("interlude.reviews", review("t1", "q2")), ("interlude.reviews", review("t2", "q3")),
+             ("interlude.events", closing), ("interlude.reviews", review("t1", "q4")), ("interlude.events", done)]
+
+    class Queued(FakeConsumer):
+        def __init__(self, config: dict[str, Any]) -> None:
+            super().__init__(config)
+            for topic, event in queue:
+                self.push(topic, event)
+
+    monkeypatch.setattr(client_module, "Consumer", Queued)
+    monkeypatch.setattr(client_module, "Producer", FakeProducer)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    recipe = re.search(r"## Questions closed elsewhere.*?```python\n(.*?)```", readme, re.S)
+    assert recipe is not None, "the README's 'Questions closed elsewhere' example is gone"
+    code = recipe.group(1)
+    assert "while True:" in code
+    names: dict[str, Any] = {}
+    exec(code.replace("while True:", f"for _ in range({len(queue) + 2}):"), names)
+    assert sorted(names["shown"]) == [("t1", "q2")]
+    assert names["closed"] == {("t1", "q1"), ("t1", "q4")}
+    assert capsys.readouterr().out == "q1 on t1: resolved by bo\n"
