@@ -50,10 +50,6 @@ extension PostgresCheckpointer {
         }
     }
 
-    /// For each (command, thread): the command's ledger entry and the thread as a run starts
-    /// from it (record, head checkpoint with blobs and writes, interrupts), all in one round
-    /// trip: six statements over arrays of ids, whatever the number of commands, in one libpq
-    /// pipeline.
     /// Opens every connection of the pool and runs on each the statements of every command
     /// (the batch load, the batch commit, marking outbox rows published) on values that match
     /// nothing, so each connection has them prepared and its server process has read the
@@ -76,6 +72,10 @@ extension PostgresCheckpointer {
         try await storage("ready \(configuration.poolSize) connections") { try await warm(configuration.poolSize) }
     }
 
+    /// For each (command, thread): the command's ledger entry and the thread as a run starts
+    /// from it (record, head checkpoint with blobs and writes, interrupts), all in one round
+    /// trip: six statements over arrays of ids, whatever the number of commands, in one libpq
+    /// pipeline.
     public func loadCommands(_ requests: [(commandID: String, threadID: String)]) async throws -> [(CommandRecord?, ThreadSnapshot?)] {
         guard !requests.isEmpty else { return [] }
         let threads = PostgresValue.textArray(Array(Set(requests.map(\.threadID))))
