@@ -18,10 +18,16 @@ struct EndToEndTests {
     func fiveHundredWithACrash() async throws {
         try await withSystem(partitions: 6) { system in
             try system.startWorkers(3)
-            let report = try await system.driver.run(count: 500, timeout: .seconds(240), threadPrefix: "load", whileRunning: { _ in
+            // Paced (2.5 s of sending), so the kill lands while runs are still being sent.
+            let killedAt = Mutex<Int64?>(nil)
+            let report = try await system.driver.run(count: 500, timeout: .seconds(240), threadPrefix: "load", rate: 200, whileRunning: { _ in
                 try await system.waitUntil("100 threads completed") { try await system.count(SQL.completedThreads) >= 100 }
+                let completed = try await system.count(SQL.completedThreads)
                 system.workers[0].kill9()
+                killedAt.withLock { $0 = completed }
             })
+            let completedAtKill = try #require(killedAt.withLock { $0 }, "the load completed before the worker was killed: the test proved nothing")
+            #expect(completedAtKill < 500, "every run had completed before the kill")
             #expect(report.runs == 500, "\(system.workerLogs())")
             #expect(try await system.count(SQL.completedThreads) == 500)
             // One commit for the run and one for the resume: nothing was applied twice.
@@ -97,12 +103,16 @@ struct EndToEndTests {
     func brokerDown() async throws {
         try await withSystem { system in
             try system.startWorkers(2)
-            let report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "outage", whileRunning: { _ in
+            // Paced (5 s of sending), so the outage lands while runs are still being sent.
+            let outage = Mutex(false)
+            let report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "outage", rate: 40, whileRunning: { _ in
                 try await system.waitUntil("30 threads completed") { try await system.count(SQL.completedThreads) >= 30 }
                 try system.cluster.setBrokerDown(1)
+                outage.withLock { $0 = true }
                 try await Task.sleep(for: .seconds(3))  // the length of the outage, not a wait for an outcome
                 try system.cluster.setBrokerUp(1)
             })
+            #expect(outage.withLock { $0 }, "the load completed before the broker went down: the test proved nothing")
             #expect(report.runs == 200, "\(system.workerLogs())")
             #expect(try await system.count(SQL.completedThreads) == 200)
             #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
@@ -114,10 +124,13 @@ struct EndToEndTests {
         try await withSystem { system in
             try system.startWorkers(2)
             let report: LoadDriver.Report
+            // Paced (5 s of sending), so the outage lands while runs are still being sent.
+            let outage = Mutex(false)
             do {
-                report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "evicted", whileRunning: { _ in
+                report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "evicted", rate: 40, whileRunning: { _ in
                     try await system.waitUntil("30 threads completed") { try await system.count(SQL.completedThreads) >= 30 }
                     try system.cluster.setBrokerDown(1)
+                    outage.withLock { $0 = true }
                     // The length of the outage, not a wait for an outcome: past the workers' and
                     // the driver's 10 s session timeout, so the coordinator expires every member.
                     try await Task.sleep(for: .seconds(14))
@@ -129,6 +142,7 @@ struct EndToEndTests {
                 Issue.record("completed threads in PostgreSQL: \(completed) of 200, outbox rows unpublished: \(unpublished)\n\(system.workerLogs())")
                 throw error
             }
+            #expect(outage.withLock { $0 }, "the load completed before the broker went down: the test proved nothing")
             #expect(report.runs == 200, "\(system.workerLogs())")
             #expect(try await system.count(SQL.completedThreads) == 200)
             #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)

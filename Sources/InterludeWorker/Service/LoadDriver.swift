@@ -62,7 +62,10 @@ public struct LoadDriver: Sendable {
     ///   - answer: The resume value for a review event.
     ///   - rate: Runs started per second; `nil` starts them all at once (throughput). A low rate
     ///     measures latency at low load.
-    ///   - whileRunning: Called once the runs were sent, with the thread ids (to inject faults).
+    ///   - whileRunning: Runs alongside the load from the moment its clock starts, while the
+    ///     runs are being sent, with the thread ids (to inject faults); cancelled once every run
+    ///     completed. A fault meant to land mid-load needs a load that lasts (a `rate`) and a
+    ///     caller that checks it was injected: a load that completes first cancels it unsent.
     ///   - progress: Counts runs sent and completed as they happen (for a progress display).
     public func run(
         count: Int, graph: String = "approval", timeout: Duration = .seconds(600), threadPrefix: String = "auto", rate: Double? = nil,
@@ -132,8 +135,8 @@ public struct LoadDriver: Sendable {
                             try await client.send(commands)
                             progress?.sent(commands.count)
                         }
-                        try await whileRunning?(threads)
                     }
+                    if let whileRunning { group.addTask { try await whileRunning(threads) } }
                     var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
                     var resumeSent: [String: ContinuousClock.Instant] = [:]
                     var completed = Set<String>()
