@@ -9,7 +9,8 @@
 # Each fault test (Tests/EndToEndTests/ChaosTests.swift, RebalanceStormTests.swift) appends
 # one row to the file named by INTERLUDE_CHAOS_REPORT; this script puts the rows into
 # RELIABILITY.md between its table markers (a filtered run replaces only its faults' rows).
-# Takes about 15-25 minutes on 2 cores.
+# The faults run one at a time (--no-parallel): a PostgreSQL restart must not land in another
+# fault's load. Takes about 10-15 minutes on 2 cores.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +26,7 @@ swift build --build-tests
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 status=0
 INTERLUDE_CHAOS_REPORT=$report INTERLUDE_CHAOS_RUNS=$runs INTERLUDE_STORM_RUNS=$runs \
-    "$here/with-test-postgres.sh" swift test --disable-xctest --skip-build --filter "$filter" || status=$?
+    "$here/with-test-postgres.sh" swift test --disable-xctest --no-parallel --skip-build --filter "$filter" || status=$?
 
 if [[ ! -s "$report" ]]; then
     echo "chaos: no fault test reported a row (filter '$filter'); RELIABILITY.md is unchanged" >&2

@@ -113,10 +113,20 @@ final class System: @unchecked Sendable {
         try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
     }
 
-    /// One number from SQL, in this system's schema.
+    /// One number from SQL, in this system's schema. A read: re-run (up to 10 times, 200 ms
+    /// apart) when PostgreSQL says to retry, as after a fault test restarted it under the
+    /// pool's idle connections.
     func count(_ statement: PostgresStatement, _ parameters: [PostgresValue] = []) async throws -> Int64 {
-        let rows = try await checkpointer.pool.query(statement, parameters)
-        return try rows.first?.decode(Int64.self, at: 0) ?? 0
+        var attempts = 1
+        while true {
+            do {
+                let rows = try await checkpointer.pool.query(statement, parameters)
+                return try rows.first?.decode(Int64.self, at: 0) ?? 0
+            } catch let error as PostgresError where error.isRetriable && attempts < 10 {
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
     }
 
     /// Waits until `condition` holds, checking every 100 ms, or fails after `seconds`.
