@@ -65,11 +65,12 @@ final class PQConnection {
         let statementTimeout = options.contains("statement_timeout") ? nil : timeouts.statementTimeoutSetting
         let jit = options.contains("jit") ? nil : "off"
         let seqScan = options.contains("enable_seqscan") ? nil : "off"
-        _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout), .text(jit), .text(seqScan)])
+        let planCache = options.contains("plan_cache_mode") ? nil : "force_generic_plan"
+        _ = try execute(Self.sessionSetup, [.text(searchPath), .text(statementTimeout), .text(jit), .text(seqScan), .text(planCache)])
     }
 
-    /// Sets the session's search path, statement timeout, JIT and sequential scans (each only
-    /// when given; settings in the URL's `options` win).
+    /// Sets the session's search path, statement timeout, JIT, sequential scans and plan cache
+    /// mode (each only when given; settings in the URL's `options` win).
     ///
     /// - JIT compilation is off: the library's statements take arrays whose size the planner
     ///   cannot know, so their estimated cost crosses `jit_above_cost` while they run in well
@@ -87,6 +88,13 @@ final class PQConnection {
     ///   (`plan_cache_mode = force_custom_plan`, the previous setting) avoided that but cost
     ///   more than executing: 0.64 ms of planning against 0.59 ms of execution for the commit
     ///   of one command (`pg_stat_statements`, BENCHMARKS.md).
+    /// - Prepared statements use their generic plan from the first execution
+    ///   (`plan_cache_mode = force_generic_plan`). In the default mode PostgreSQL planned the
+    ///   batch loads again at every execution, because their custom plans, which know that the
+    ///   id array holds one element, looked cheaper than the generic plan: 0.5 ms of planning
+    ///   per load of one command against 0.15 ms of execution (`pg_stat_statements` with
+    ///   `track_planning`, 200 runs at 20 runs/s; BENCHMARKS.md). The generic plans read
+    ///   through indexes (`QueryPlanTests`).
     private static let sessionSetup = PostgresStatement(
         "connection.setup",
         sql: """

@@ -14,8 +14,9 @@ struct QueryPlanTests {
         PostgresCheckpointer.Statements.commit, PostgresCheckpointer.Statements.markPublished,
     ]
 
-    /// The generic plan PostgreSQL adopts for a prepared statement after five executions, made
-    /// here while the tables are empty, as on a new deployment's first commands.
+    /// The generic plan of a prepared statement (a session's `plan_cache_mode` is
+    /// `force_generic_plan`), made here while the tables are empty, as on a new deployment's
+    /// first commands.
     static func genericPlan(of statement: PostgresStatement, index: Int, on connection: PostgresConnection) async throws -> String {
         let parameters = Set(statement.sql.matches(of: /\$([0-9]+)/).compactMap { Int($0.1) }).max() ?? 0
         _ = try await connection.execute(PostgresStatement(name: "test.plan.prepare.\(index)", trustedSQL: "PREPARE plan_\(index) AS \(statement.sql)"))
@@ -30,7 +31,6 @@ struct QueryPlanTests {
         let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
         defer { checkpointer.close() }
         try await checkpointer.pool.withConnection { connection in
-            _ = try await connection.execute(PostgresStatement("test.plan.generic", sql: "SET plan_cache_mode = force_generic_plan"))
             for (index, statement) in Self.perCommand.enumerated() {
                 let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
                 #expect(!plan.contains("Seq Scan"), "\(statement.name) scans a table sequentially in its generic plan:\n\(plan)")
@@ -40,19 +40,23 @@ struct QueryPlanTests {
 
     @Test("A URL's options override the session's settings, as documented")
     func urlOptionsWin() async throws {
-        let show = PostgresStatement("test.plan.show", sql: "SELECT current_setting('enable_seqscan'), current_setting('jit')")
+        let show = PostgresStatement("test.plan.show", sql: "SELECT current_setting('enable_seqscan'), current_setting('jit'), current_setting('plan_cache_mode')")
         let defaults = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
         defer { defaults.close() }
         let row = try await defaults.pool.query(show)[0]
         #expect(try row.decode(String.self, at: 0) == "off")
         #expect(try row.decode(String.self, at: 1) == "off")
+        #expect(try row.decode(String.self, at: 2) == "force_generic_plan")
 
         let url = try TestDatabase.url()
         let separator = url.contains("?") ? "&" : "?"
         let overridden = try PostgresCheckpointer(
-            configuration: .init(url: url + separator + "options=-c%20enable_seqscan%3Don", schema: TestDatabase.freshSchema("plans"), poolSize: 1),
+            configuration: .init(
+                url: url + separator + "options=-c%20enable_seqscan%3Don%20-c%20plan_cache_mode%3Dauto", schema: TestDatabase.freshSchema("plans"), poolSize: 1),
             logger: TestDatabase.logger)
         defer { overridden.close() }
-        #expect(try await overridden.pool.query(show)[0].decode(String.self, at: 0) == "on")
+        let overriddenRow = try await overridden.pool.query(show)[0]
+        #expect(try overriddenRow.decode(String.self, at: 0) == "on")
+        #expect(try overriddenRow.decode(String.self, at: 2) == "auto")
     }
 }
