@@ -17,7 +17,7 @@ enum AnswerPresets {
             return one + "a JSON answer {\"decisions\": [...]} with one decision per call (allowed: \(allowed.map(\.rawValue).joined(separator: ", ")))"
         }
         return switch graph {
-        case "approval": "a = approve, r = reject, e <text> = edit the draft and ask again, or a JSON answer"
+        case "approval": "a [comment] = approve, r [reason] = reject, e <text> = edit the draft and ask again, or a JSON answer"
         case "subgraph-review": "a = approve, r = reject, e <text> = publish this text instead, or a JSON answer"
         default: "type the answer as JSON (e.g. true, \"text\", {\"field\": 1})"
         }
@@ -48,9 +48,12 @@ enum AnswerPresets {
             if let decision { return .success(resume(ReviewResponse(decision).json)) }
         }
         if graph == "approval" {
-            switch text.lowercased() {
-            case "a", "approve", "y", "yes": return .success(resume(["approved": true, "comment": "approved in review"]))
-            case "r", "reject", "n", "no": return .success(resume(["approved": false, "comment": "rejected in review"]))
+            // "r too long" rejects with the reason "too long" as the comment.
+            let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
+            let comment = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            switch parts.first?.lowercased() ?? "" {
+            case "a", "approve", "y", "yes": return .success(resume(["approved": true, "comment": .string(comment.isEmpty ? "approved in review" : comment)]))
+            case "r", "reject", "n", "no": return .success(resume(["approved": false, "comment": .string(comment.isEmpty ? "rejected in review" : comment)]))
             default: break
             }
             if text.hasPrefix("e ") || text.hasPrefix("edit ") {
