@@ -101,7 +101,8 @@ final class PQConnection {
             SELECT set_config('search_path', coalesce($1::text, current_setting('search_path')), false),
                    set_config('statement_timeout', coalesce($2::text, current_setting('statement_timeout')), false),
                    set_config('jit', coalesce($3::text, current_setting('jit')), false),
-                   set_config('enable_seqscan', coalesce($4::text, current_setting('enable_seqscan')), false)
+                   set_config('enable_seqscan', coalesce($4::text, current_setting('enable_seqscan')), false),
+                   set_config('plan_cache_mode', coalesce($5::text, current_setting('plan_cache_mode')), false)
             """)
 
     /// Connects with `defaults` placed before the conninfo, so the conninfo's keywords (and

@@ -46,7 +46,8 @@ struct QueryPlanTests {
         let row = try await defaults.pool.query(show)[0]
         #expect(try row.decode(String.self, at: 0) == "off")
         #expect(try row.decode(String.self, at: 1) == "off")
-        #expect(try row.decode(String.self, at: 2) == "force_generic_plan")
+        let mode = try row.decode(String.self, at: 2)
+        #expect(mode == "force_generic_plan")
 
         let url = try TestDatabase.url()
         let separator = url.contains("?") ? "&" : "?"
