@@ -14,6 +14,14 @@ struct QueryPlanTests {
         PostgresCheckpointer.Statements.commit, PostgresCheckpointer.Statements.markPublished,
     ]
 
+    /// The statements every worker runs on a timer, whatever the traffic: the deadline, stall,
+    /// outbox and retention sweeps.
+    static let sweeps: [PostgresStatement] = [
+        PostgresCheckpointer.Statements.claimDueInterrupts, PostgresCheckpointer.Statements.deferInterrupt,
+        PostgresCheckpointer.Statements.claimStalledCommands, PostgresCheckpointer.Statements.unpublishedOutbox,
+        PostgresCheckpointer.Statements.finishedThreads,
+    ]
+
     /// The generic plan of a prepared statement (a session's `plan_cache_mode` is
     /// `force_generic_plan`), made here while the tables are empty, as on a new deployment's
     /// first commands.
@@ -26,12 +34,12 @@ struct QueryPlanTests {
         return try await connection.query(explain).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
     }
 
-    @Test("On empty tables, the generic plans of the statements run for every command read the tables through indexes, never by a sequential scan")
+    @Test("On empty tables, the generic plans of the statements run for every command and by the sweeps read the tables through indexes, never by a sequential scan")
     func genericPlansUseIndexes() async throws {
         let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
         defer { checkpointer.close() }
         try await checkpointer.pool.withConnection { connection in
-            for (index, statement) in Self.perCommand.enumerated() {
+            for (index, statement) in (Self.perCommand + Self.sweeps).enumerated() {
                 let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
                 #expect(!plan.contains("Seq Scan"), "\(statement.name) scans a table sequentially in its generic plan:\n\(plan)")
             }
