@@ -33,11 +33,13 @@ enum AnswerPresets {
             CommandMessage(id: id, threadID: thread, body: .resume(value: nil, values: [interrupt: value], checkpointID: nil))
         }
         let text = line.trimmingCharacters(in: .whitespaces)
+        // The first word, and what follows it ("r too long": "r" and "too long").
+        let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
+        let word = parts.first?.lowercased() ?? ""
+        let rest = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
         if let request = review["value"].flatMap(ReviewRequest.init(json:)), request.actionRequests.count == 1 {
-            let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
-            let rest = parts.count > 1 ? parts[1] : nil
             let decision: ReviewDecision? =
-                switch parts.first?.lowercased() ?? "" {
+                switch word {
                 case "a", "approve", "y", "yes": .approve
                 case "r", "reject", "n", "no": .reject(message: rest ?? "rejected in review")
                 case "respond": rest.map { .respond(message: $0) }
@@ -49,11 +51,9 @@ enum AnswerPresets {
         }
         if graph == "approval" {
             // "r too long" rejects with the reason "too long" as the comment.
-            let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
-            let comment = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
-            switch parts.first?.lowercased() ?? "" {
-            case "a", "approve", "y", "yes": return .success(resume(["approved": true, "comment": .string(comment.isEmpty ? "approved in review" : comment)]))
-            case "r", "reject", "n", "no": return .success(resume(["approved": false, "comment": .string(comment.isEmpty ? "rejected in review" : comment)]))
+            switch word {
+            case "a", "approve", "y", "yes": return .success(resume(["approved": true, "comment": .string(rest ?? "approved in review")]))
+            case "r", "reject", "n", "no": return .success(resume(["approved": false, "comment": .string(rest ?? "rejected in review")]))
             default: break
             }
             if text.hasPrefix("e ") || text.hasPrefix("edit ") {
