@@ -46,6 +46,17 @@ struct QueryPlanTests {
         }
     }
 
+    @Test("The outbox mark looks its rows up by id: its generic plan never reads the partial index of unpublished rows, whose size grows with the backlog")
+    func outboxMarkReadsByID() async throws {
+        let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
+        defer { checkpointer.close() }
+        try await checkpointer.pool.withConnection { connection in
+            let plan = try await Self.genericPlan(of: PostgresCheckpointer.Statements.markPublished, index: 0, on: connection)
+            #expect(plan.contains("outbox_id_key"), "the outbox mark does not look its rows up by id:\n\(plan)")
+            #expect(!plan.contains("outbox_unpublished"), "the outbox mark reads every unpublished row:\n\(plan)")
+        }
+    }
+
     @Test("A URL's options override the session's settings, as documented")
     func urlOptionsWin() async throws {
         let show = PostgresStatement("test.plan.show", sql: "SELECT current_setting('enable_seqscan'), current_setting('jit'), current_setting('plan_cache_mode')")
