@@ -78,6 +78,8 @@ struct DevCommand: AsyncParsableCommand {
     }
 
     private func runSystem(database: String, state: URL, console: Console, logger: Logger) async throws {
+        let dropped = try await DevEnvironment.dropEarlierSchemas(database: database)
+        if dropped > 0 { console.say("Dropped \(dropped) schema\(dropped == 1 ? "" : "s") left by earlier runs (their Kafka cluster stopped with them).") }
         let schema = "dev_\(UInt32.random(in: 0...UInt32.max))"
         let checkpointer = try PostgresCheckpointer(configuration: .init(url: database, schema: schema), logger: logger)
         try await checkpointer.migrate()

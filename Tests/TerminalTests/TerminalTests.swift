@@ -1,4 +1,5 @@
 import Foundation
+import InterludePostgres
 import InterludeWorker
 import Testing
 
@@ -115,7 +116,7 @@ struct TerminalTests {
         }
     }
 
-    @Test("A cluster and workers left by a killed interlude dev are found and stopped by the next one, which says so", .timeLimit(.minutes(5)))
+    @Test("A cluster and workers left by a killed interlude dev are found and stopped by the next one, which says so and drops the earlier run's schema", .timeLimit(.minutes(5)))
     func staleStack() async throws {
         try await inSandbox { sandbox, _ in
             let first = try await serve(in: sandbox, log: sandbox.folder.appendingPathComponent("first.log"))
@@ -126,12 +127,20 @@ struct TerminalTests {
             #expect(oldWorkers.allSatisfy(isAlive), "the workers should outlive a SIGKILLed dev (nothing can stop them)")
             let secondLog = sandbox.folder.appendingPathComponent("second.log")
             let second = try await serve(in: sandbox, log: secondLog)
+            // The dev cluster holds only the schema of the run now serving.
+            let url = try await sandbox.pgServer("url").output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let connection = try await PostgresConnection.connect(url: url)
+            let schemas = try await connection.query(Self.devSchemas).map { try $0.decode(String.self, at: 0) }
+            connection.close()
+            let current = read(secondLog).firstMatch(of: /schema (dev_[0-9]+)/).map { String($0.1) }
+            #expect(current != nil && schemas == [current!], "schemas \(schemas) in the dev cluster, current run's \(current ?? "?")")
             kill(second.pid, SIGTERM)
             let status = await exitStatus(of: second, within: 60)
             let output = read(secondLog)
             #expect(status == 128 + SIGTERM)
             #expect(output.contains("still running from an earlier run (postmaster pid \(oldPostmaster ?? -1))"), "\(output)")
             #expect(output.contains("Stopped \(oldWorkers.count) processes (workers, review console) left running by an earlier run."), "\(output)")
+            #expect(output.contains("Dropped 1 schema left by earlier runs"), "\(output)")
             #expect(oldWorkers.allSatisfy { !isAlive($0) })
             #expect(oldPostmaster.map(isAlive) != true)
             #expect(interludeProcesses(in: sandbox.folder).isEmpty)
@@ -205,6 +214,8 @@ struct TerminalTests {
         let command = "cd '\(sandbox.folder.path)' && exec '\(try Paths.interlude())' \(arguments.joined(separator: " "))"
         return try ChildProcess(executable: "/bin/sh", arguments: ["-c", command], environment: ProcessInfo.processInfo.environment, output: log.path)
     }
+
+    static let devSchemas = PostgresStatement("test.dev_schemas", sql: "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'dev\\_%' ORDER BY 1")
 
     private func read(_ file: URL) -> String {
         (try? String(contentsOf: file, encoding: .utf8)) ?? ""
