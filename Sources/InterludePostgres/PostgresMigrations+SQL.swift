@@ -8,6 +8,7 @@ extension PostgresMigrations {
         Migration(version: 1, name: "init", sql: migration0001),
         Migration(version: 2, name: "worker_lifecycle", sql: migration0002),
         Migration(version: 3, name: "interrupt_namespace_approvers", sql: migration0003),
+        Migration(version: 4, name: "pending_interrupts", sql: migration0004),
     ]
 
     private static let migration0001 = #"""
@@ -184,4 +185,17 @@ ALTER TABLE interrupts
     ADD COLUMN namespace text,
     ADD COLUMN approvers jsonb;
 """#
+
+    private static let migration0004 = #"""
+-- Interlude PostgreSQL schema, version 4: the review console's list of pending questions
+-- reads only pending interrupts.
+--
+-- Without it the list (pending, oldest first) and the graphs that have pending questions
+-- read every interrupt ever raised: 20,000 rows (26-42 ms) after 20,000 approval runs with
+-- nothing pending. The index holds pending rows only, so it stays as small as the queue of
+-- open questions. Built inside the migration's transaction: on a large table, writes to
+-- `interrupts` wait while it is built.
+CREATE INDEX interrupts_pending ON interrupts (created_at, seq) WHERE status = 'pending';
+"""#
 }
+

@@ -15,7 +15,7 @@ public struct PostgresMigrations: Sendable {
         public let version: Int
         /// The name part of the file name.
         public let name: String
-        /// The SQL, exactly as in the file.
+        /// The SQL, exactly as in the file but for the file's final newline.
         public let sql: String
 
         /// The file name in `schemas/postgres/`, such as `0001_init.sql`.

@@ -30,7 +30,7 @@ struct QueryPlanTests {
         _ = try await connection.execute(PostgresStatement(name: "test.plan.prepare.\(index)", trustedSQL: "PREPARE plan_\(index) AS \(statement.sql)"))
         let explain = PostgresStatement(
             name: "test.plan.explain.\(index)",
-            trustedSQL: "EXPLAIN EXECUTE plan_\(index)(\(Array(repeating: "NULL", count: parameters).joined(separator: ", ")))")
+            trustedSQL: "EXPLAIN EXECUTE plan_\(index)" + (parameters == 0 ? "" : "(\(Array(repeating: "NULL", count: parameters).joined(separator: ", ")))"))
         return try await connection.query(explain).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
     }
 
@@ -54,6 +54,18 @@ struct QueryPlanTests {
             let plan = try await Self.genericPlan(of: PostgresCheckpointer.Statements.markPublished, index: 0, on: connection)
             #expect(plan.contains("outbox_id_key"), "the outbox mark does not look its rows up by id:\n\(plan)")
             #expect(!plan.contains("outbox_unpublished"), "the outbox mark reads every unpublished row:\n\(plan)")
+        }
+    }
+
+    @Test("The review console's list of pending questions and its graph filter read only pending interrupts (the partial index interrupts_pending), not every interrupt ever raised")
+    func pendingReviewsReadPendingOnly() async throws {
+        let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
+        defer { checkpointer.close() }
+        try await checkpointer.pool.withConnection { connection in
+            for (index, statement) in [ConsoleStatements.pendingReviews, ConsoleStatements.pendingGraphs].enumerated() {
+                let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
+                #expect(plan.contains("interrupts_pending"), "\(statement.name) does not read the pending interrupts' index:\n\(plan)")
+            }
         }
     }
 
