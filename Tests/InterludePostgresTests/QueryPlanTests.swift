@@ -57,12 +57,12 @@ struct QueryPlanTests {
         }
     }
 
-    @Test("The review console's list of pending questions and its graph filter read only pending interrupts (the partial index interrupts_pending), not every interrupt ever raised")
+    @Test("The review console's list of pending questions, its graph filter and the workers' pending-interrupts gauge (sampled at every metrics scrape) read only pending interrupts (the partial index interrupts_pending), not every interrupt ever raised")
     func pendingReviewsReadPendingOnly() async throws {
         let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
         defer { checkpointer.close() }
         try await checkpointer.pool.withConnection { connection in
-            for (index, statement) in [ConsoleStatements.pendingReviews, ConsoleStatements.pendingGraphs].enumerated() {
+            for (index, statement) in [ConsoleStatements.pendingReviews, ConsoleStatements.pendingGraphs, OperationStatements.gauges].enumerated() {
                 let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
                 #expect(plan.contains("interrupts_pending"), "\(statement.name) does not read the pending interrupts' index:\n\(plan)")
             }
