@@ -189,6 +189,11 @@ class DeskInTerminal:
             try:
                 os.close(self.events)
                 os.close(self.sent_read)
+                # A desk started at a terminal has SIGINT's default action and does not block it.
+                # A test runner may leave SIGINT ignored or blocked (under the Swift suite this
+                # test saw no KeyboardInterrupt); exec keeps both, so undo them here.
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
                 os.execve(sys.executable, [sys.executable, str(DRIVER), *arguments], environment)
             finally:
                 os._exit(127)
