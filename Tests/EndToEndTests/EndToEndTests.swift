@@ -99,6 +99,18 @@ struct EndToEndTests {
         }
     }
 
+    @Test("a fault script that fails fails the load with its own error, at once, instead of being dropped while the load runs on")
+    func failingFaultScript() async throws {
+        struct ScriptFailed: Error {}
+        try await withSystem { system in
+            // No worker: the runs never complete, so only the script's error can end the load
+            // before its timeout.
+            await #expect(throws: ScriptFailed.self) {
+                _ = try await system.driver.run(count: 3, timeout: .seconds(60), threadPrefix: "script", rate: 1, whileRunning: { _ in throw ScriptFailed() })
+            }
+        }
+    }
+
     @Test("with the broker down for three seconds mid-load nothing is lost and progress resumes")
     func brokerDown() async throws {
         try await withSystem { system in

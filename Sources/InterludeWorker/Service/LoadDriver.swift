@@ -66,6 +66,8 @@ public struct LoadDriver: Sendable {
     ///     runs are being sent, with the thread ids (to inject faults); cancelled once every run
     ///     completed. A fault meant to land mid-load needs a load that lasts (a `rate`) and a
     ///     caller that checks it was injected: a load that completes first cancels it unsent.
+    ///     An error it throws ends the load at once with that error (so does a failure to
+    ///     send a run or a resume).
     ///   - progress: Counts runs sent and completed as they happen (for a progress display).
     public func run(
         count: Int, graph: String = "approval", timeout: Duration = .seconds(600), threadPrefix: String = "auto", rate: Double? = nil,
@@ -110,12 +112,17 @@ public struct LoadDriver: Sendable {
             // The events loop runs under the deadline: when it passes, the loop is cancelled even
             // while it waits for an event that never comes.
             report = try await Self.within(deadline, or: timedOut) {
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                // Every task of the load is a child whose error ends the load at once: a failing
+                // fault script or resume sender is reported, not dropped while the load waits
+                // for runs that can no longer complete. The events loop's child returns the
+                // report; the others return nil.
+                try await withThrowingTaskGroup(of: Report?.self) { group in
                     group.addTask {
                         // Sends queued resumes in batches: one delivery wait per batch, not per message.
                         for await _ in wakeups {
                             try await client.send(queue.takeAll())
                         }
+                        return nil
                     }
                     group.addTask {
                         let commands = threads.map { thread in
@@ -135,42 +142,55 @@ public struct LoadDriver: Sendable {
                             try await client.send(commands)
                             progress?.sent(commands.count)
                         }
+                        return nil
                     }
-                    if let whileRunning { group.addTask { try await whileRunning(threads) } }
-                    var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
-                    var resumeSent: [String: ContinuousClock.Instant] = [:]
-                    var completed = Set<String>()
-                    var events = consumer.events.makeAsyncIterator()
-                    while completed.count < count, let event = try await events.next() {
-                        guard case .message(let message) = event else { continue }
-                        // Committed offsets let the driver continue where it was if the group
-                        // coordinator drops it (a broker outage): starting over at "latest" would
-                        // skip the events sent meanwhile.
-                        try? consumer.storeOffset(of: message)
-                        guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue, mine.contains(thread) else { continue }
-                        report.events.append(json)
-                        switch json["type"]?.stringValue {
-                        case "interrupt":
-                            guard let id = json["interrupt_id"]?.stringValue else { continue }
-                            resumeSent[thread] = .now
-                            let resume = CommandMessage(id: "answer-\(id)", threadID: thread, body: .resume(value: nil, values: [id: answer(json)], checkpointID: nil))
-                            queue.append(resume)
-                            wake.yield()
-                        case "completed":
-                            if completed.insert(thread).inserted, let sent = resumeSent[thread] {
-                                let elapsed = ContinuousClock.now - sent
-                                report.resumeToCompleted.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                            }
-                            report.runs = completed.count
-                            progress?.completed(count: completed.count)
-                        case "rejected": report.rejected += 1
-                        case "failed": report.failed += 1
-                        default: break
+                    if let whileRunning {
+                        group.addTask {
+                            try await whileRunning(threads)
+                            return nil
                         }
                     }
-                    wake.finish()
-                    group.cancelAll()
-                    return report
+                    group.addTask {
+                        var report = Report(runs: 0, seconds: 0, resumeToCompleted: [], rejected: 0, failed: 0, events: [])
+                        var resumeSent: [String: ContinuousClock.Instant] = [:]
+                        var completed = Set<String>()
+                        var events = consumer.events.makeAsyncIterator()
+                        while completed.count < count, let event = try await events.next() {
+                            guard case .message(let message) = event else { continue }
+                            // Committed offsets let the driver continue where it was if the group
+                            // coordinator drops it (a broker outage): starting over at "latest" would
+                            // skip the events sent meanwhile.
+                            try? consumer.storeOffset(of: message)
+                            guard let json = try? JSONValue(json: Data(message.value)), let thread = json["thread_id"]?.stringValue, mine.contains(thread) else { continue }
+                            report.events.append(json)
+                            switch json["type"]?.stringValue {
+                            case "interrupt":
+                                guard let id = json["interrupt_id"]?.stringValue else { continue }
+                                resumeSent[thread] = .now
+                                let resume = CommandMessage(id: "answer-\(id)", threadID: thread, body: .resume(value: nil, values: [id: answer(json)], checkpointID: nil))
+                                queue.append(resume)
+                                wake.yield()
+                            case "completed":
+                                if completed.insert(thread).inserted, let sent = resumeSent[thread] {
+                                    let elapsed = ContinuousClock.now - sent
+                                    report.resumeToCompleted.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                                }
+                                report.runs = completed.count
+                                progress?.completed(count: completed.count)
+                            case "rejected": report.rejected += 1
+                            case "failed": report.failed += 1
+                            default: break
+                            }
+                        }
+                        return report
+                    }
+                    while let finished = try await group.next() {
+                        guard let report = finished else { continue }
+                        wake.finish()
+                        group.cancelAll()
+                        return report
+                    }
+                    throw CancellationError()  // every child ended without the events loop's report: only on cancellation
                 }
             }
         } catch {
