@@ -24,6 +24,22 @@ struct JSONValueTests {
         #expect(throws: GraphError.self) { try JSONValue(json: Data(text.utf8)) }
     }
 
+    @Test("strings that are not valid UTF-8 are refused, with or without escapes before the bad bytes", arguments: [
+        [0xFF], [0xC3, 0x28], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98], [0xF4, 0x90, 0x80, 0x80],
+        [0x5C, 0x6E, 0xFF], [0x5C, 0x6E, 0xF0, 0x9F, 0x98],
+    ] as [[UInt8]])
+    func invalidUTF8(inside: [UInt8]) {
+        let quoted: [UInt8] = [0x22] + inside + [0x22]
+        #expect(throws: GraphError.self) { try JSONValue(json: Data(quoted)) }
+        #expect(throws: GraphError.self) { try JSONValue(json: Data(Array(#"{"k":"#.utf8) + quoted + [0x7D])) }
+        #expect(throws: GraphError.self) { try JSONValue(json: Data([0x7B] + quoted + Array(#":1}"#.utf8))) }
+    }
+
+    @Test("a string holding the replacement character itself (valid UTF-8) is kept as it is")
+    func replacementCharacter() throws {
+        #expect(try JSONValue(json: Data(#""a\#u{FFFD}b""#.utf8)) == .string("a\u{FFFD}b"))
+    }
+
     @Test("object keys are written sorted, so equal values have equal bytes")
     func sortedKeys() {
         let value: JSONValue = ["b": 1, "a": ["d": true, "c": .null]]
