@@ -198,8 +198,11 @@ struct ReviewCommand: AsyncParsableCommand {
     @Option(help: "Leave after this many runs completed. Default: stay until stdin ends.")
     var until: Int?
 
+    @OptionGroup var who: ActorOptions
+
     func run() async throws {
-        try await ReviewDesk(environment: try DeploymentEnvironment(), logger: makeLogger("interlude.review")).interactive(expectedCompletions: until)
+        try await ReviewDesk(environment: try DeploymentEnvironment(), logger: makeLogger("interlude.review"), actor: who.reviewActor)
+            .interactive(expectedCompletions: until)
     }
 }
 

@@ -29,11 +29,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @Option(help: "Command id (idempotency key). Default: a new one, prefixed with --actor (or cli).")
     var id: String?
 
-    @Option(help: "Who answers: the resume's actor id, checked against the interrupt's approvers and kept as resolved_by. Default: none.")
-    var actor: String?
-
-    @Option(name: .customLong("role"), help: ArgumentHelp("A role the actor holds (repeat for several). Needs --actor.", valueName: "role"))
-    var roles: [String] = []
+    @OptionGroup var who: ActorOptions
 
     @Option(help: "Seconds to wait for the outcome. Default: 30.")
     var timeout: Double = 30
@@ -45,12 +41,6 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ValidationError("give either --value JSON (the one pending interrupt) or --answer ID=JSON (by interrupt id), not both and not neither")
         }
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
-        for (option, text) in (actor.map { [("--actor", $0)] } ?? []) + roles.map({ ("--role", $0) }) {
-            guard !text.isEmpty, text.utf8.count <= 200, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw ValidationError("\(option) must be 1 to 200 bytes without control characters")
-            }
-        }
-        guard roles.isEmpty || actor != nil else { throw ValidationError("--role needs --actor: roles belong to the actor who answers") }
     }
 
     func run() async throws {
@@ -68,7 +58,7 @@ struct ResumeCommand: AsyncParsableCommand {
             body = .resume(value: nil, values: values, checkpointID: nil)
         }
         let command = CommandMessage(
-            id: id ?? "\(actor ?? "cli")/\(UUID().uuidString.lowercased())", threadID: thread, body: body, actor: actor.map { ReviewActor($0, roles: roles) })
+            id: id ?? "\(who.actor ?? "cli")/\(UUID().uuidString.lowercased())", threadID: thread, body: body, actor: who.reviewActor)
         let environment = try DeploymentEnvironment()
         let logger = makeLogger("interlude.resume")
         let topics = environment.topics
@@ -178,5 +168,28 @@ final class OutcomeWatch: Sendable {
                 return .object(object)
             }),
         ]
+    }
+}
+
+/// `--actor` and `--role`: who answers, for the commands that send answers (`resume`,
+/// `review`). The worker checks the actor against an interrupt's approvers and keeps its id as
+/// the interrupt's `resolved_by`.
+struct ActorOptions: ParsableArguments {
+    @Option(help: "Who answers: the actor id sent with each answer, checked against the interrupt's approvers and kept as resolved_by. Default: none.")
+    var actor: String?
+
+    @Option(name: .customLong("role"), help: ArgumentHelp("A role the actor holds (repeat for several). Needs --actor.", valueName: "role"))
+    var roles: [String] = []
+
+    /// The actor the options name, or nil.
+    var reviewActor: ReviewActor? { actor.map { ReviewActor($0, roles: roles) } }
+
+    func validate() throws {
+        for (option, text) in (actor.map { [("--actor", $0)] } ?? []) + roles.map({ ("--role", $0) }) {
+            guard !text.isEmpty, text.utf8.count <= 200, !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ValidationError("\(option) must be 1 to 200 bytes without control characters")
+            }
+        }
+        guard roles.isEmpty || actor != nil else { throw ValidationError("--role needs --actor: roles belong to the actor who answers") }
     }
 }

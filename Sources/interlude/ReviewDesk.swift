@@ -24,13 +24,13 @@ enum AnswerPresets {
     }
 
     /// The command a reviewer's line means for this review, or an explanation of what to type.
-    static func command(for line: String, review: JSONValue) -> Result<CommandMessage, DemoError> {
+    static func command(for line: String, review: JSONValue, actor: ReviewActor? = nil) -> Result<CommandMessage, DemoError> {
         let thread = review["thread_id"]?.stringValue ?? ""
         let interrupt = review["interrupt_id"]?.stringValue ?? ""
         let graph = review["graph"]?.stringValue ?? ""
         let id = "review-\(UUID().uuidString.lowercased())"
         func resume(_ value: JSONValue) -> CommandMessage {
-            CommandMessage(id: id, threadID: thread, body: .resume(value: nil, values: [interrupt: value], checkpointID: nil))
+            CommandMessage(id: id, threadID: thread, body: .resume(value: nil, values: [interrupt: value], checkpointID: nil), actor: actor)
         }
         let text = line.trimmingCharacters(in: .whitespaces)
         // The first word, and what follows it ("r too long": "r" and "too long").
@@ -58,7 +58,7 @@ enum AnswerPresets {
             }
             if text.hasPrefix("e ") || text.hasPrefix("edit ") {
                 let draft = String(text.drop { $0 != " " }.dropFirst())
-                return .success(CommandMessage(id: id, threadID: thread, body: .updateState(values: ["draft": .string(draft)], asNode: "draft", checkpointID: nil, continueRun: true)))
+                return .success(CommandMessage(id: id, threadID: thread, body: .updateState(values: ["draft": .string(draft)], asNode: "draft", checkpointID: nil, continueRun: true), actor: actor))
             }
         }
         if graph == "subgraph-review" {
@@ -86,6 +86,8 @@ enum AnswerPresets {
 struct ReviewDesk {
     let environment: DeploymentEnvironment
     let logger: Logger
+    /// Who answers (`--actor`): sent with every answer. Default: none.
+    var actor: ReviewActor? = nil
 
     /// What the desk waits on: both come into one stream, so a question answered elsewhere
     /// leaves the screen while the prompt waits for a line.
@@ -124,7 +126,7 @@ struct ReviewDesk {
                     for await line in StdinLines.stream() { continuation.yield(.line(line)) }
                     continuation.yield(.endOfInput)
                 }
-                var desk = ReviewDeskState(expectedCompletions: expectedCompletions, keepsTypedAhead: !console.interactive)
+                var desk = ReviewDeskState(expectedCompletions: expectedCompletions, keepsTypedAhead: !console.interactive, actor: actor)
                 loop: for await input in inputs {
                     let outputs: [ReviewDeskState.Output]
                     switch input {

@@ -75,7 +75,11 @@ struct ReviewDeskState {
     /// a note (a terminal: the user cannot mean a question not shown yet).
     let keepsTypedAhead: Bool
 
-    init(expectedCompletions: Int?, keepsTypedAhead: Bool) {
+    /// Who answers: sent with every answer.
+    let actor: ReviewActor?
+
+    init(expectedCompletions: Int?, keepsTypedAhead: Bool, actor: ReviewActor? = nil) {
+        self.actor = actor
         self.expectedCompletions = expectedCompletions
         self.keepsTypedAhead = keepsTypedAhead
     }
@@ -127,7 +131,7 @@ struct ReviewDeskState {
             advance(into: &out)
             return out
         }
-        switch AnswerPresets.command(for: line, review: question.event) {
+        switch AnswerPresets.command(for: line, review: question.event, actor: actor) {
         case .failure(let explanation):
             return [.say("   \(explanation)"), .say("   \(AnswerPresets.help(graph: question.event["graph"]?.stringValue ?? "", value: question.event["value"]))"), .prompt("   > ")]
         case .success(let command):

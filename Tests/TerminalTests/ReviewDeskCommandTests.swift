@@ -39,4 +39,29 @@ struct ReviewDeskCommandTests {
         }
         #expect("\(error)".contains("r [reason] = reject"))
     }
+
+    @Test("interlude review --actor sends the actor and its roles with every answer and edit; without it, none")
+    func actor() throws {
+        let command = try ReviewCommand.parse(["--actor", "zoe", "--role", "finance"])
+        let zoe = try #require(command.who.reviewActor)
+        #expect(zoe == ReviewActor("zoe", roles: ["finance"]))
+        #expect(try AnswerPresets.command(for: "a", review: review, actor: zoe).get().actor == zoe)
+        #expect(try AnswerPresets.command(for: "e shorter", review: review, actor: zoe).get().actor == zoe)
+        #expect(try AnswerPresets.command(for: #"{"approved": true}"#, review: review, actor: zoe).get().actor == zoe)
+        #expect(try AnswerPresets.command(for: "a", review: review).get().actor == nil)
+        #expect(try ReviewCommand.parse([]).who.reviewActor == nil)
+        #expect(throws: (any Error).self) { try ReviewCommand.parse(["--role", "finance"]) }
+        #expect(throws: (any Error).self) { try ReviewCommand.parse(["--actor", ""]) }
+    }
+
+    @Test("The desk's state sends its actor with the answer typed for the question on screen")
+    func deskActor() throws {
+        var desk = ReviewDeskState(expectedCompletions: nil, keepsTypedAhead: false, actor: ReviewActor("zoe"))
+        _ = desk.event(["type": "interrupt", "thread_id": "t1", "interrupt_id": "i1", "graph": "approval", "value": ["prompt": "Send?"]])
+        let sent = desk.line("r too long").compactMap { output -> CommandMessage? in
+            if case .send(let command) = output { return command }
+            return nil
+        }
+        #expect(sent.count == 1 && sent.first?.actor == ReviewActor("zoe"), "\(sent)")
+    }
 }
