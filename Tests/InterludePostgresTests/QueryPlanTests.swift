@@ -34,38 +34,37 @@ struct QueryPlanTests {
         return try await connection.query(explain).map { try $0.decode(String.self, at: 0) }.joined(separator: "\n")
     }
 
-    @Test("On empty tables, the generic plans of the statements run for every command and by the sweeps read the tables through indexes, never by a sequential scan")
-    func genericPlansUseIndexes() async throws {
+    /// The generic plans of `statements`, made on a fresh schema's empty tables, in order.
+    static func genericPlans(of statements: [PostgresStatement]) async throws -> [(statement: PostgresStatement, plan: String)] {
         let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
         defer { checkpointer.close() }
-        try await checkpointer.pool.withConnection { connection in
-            for (index, statement) in (Self.perCommand + Self.sweeps).enumerated() {
-                let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
-                #expect(!plan.contains("Seq Scan"), "\(statement.name) scans a table sequentially in its generic plan:\n\(plan)")
+        return try await checkpointer.pool.withConnection { connection in
+            var plans: [(statement: PostgresStatement, plan: String)] = []
+            for (index, statement) in statements.enumerated() {
+                plans.append((statement, try await genericPlan(of: statement, index: index, on: connection)))
             }
+            return plans
+        }
+    }
+
+    @Test("On empty tables, the generic plans of the statements run for every command and by the sweeps read the tables through indexes, never by a sequential scan")
+    func genericPlansUseIndexes() async throws {
+        for (statement, plan) in try await Self.genericPlans(of: Self.perCommand + Self.sweeps) {
+            #expect(!plan.contains("Seq Scan"), "\(statement.name) scans a table sequentially in its generic plan:\n\(plan)")
         }
     }
 
     @Test("The outbox mark looks its rows up by id: its generic plan never reads the partial index of unpublished rows, whose size grows with the backlog")
     func outboxMarkReadsByID() async throws {
-        let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
-        defer { checkpointer.close() }
-        try await checkpointer.pool.withConnection { connection in
-            let plan = try await Self.genericPlan(of: PostgresCheckpointer.Statements.markPublished, index: 0, on: connection)
-            #expect(plan.contains("outbox_id_key"), "the outbox mark does not look its rows up by id:\n\(plan)")
-            #expect(!plan.contains("outbox_unpublished"), "the outbox mark reads every unpublished row:\n\(plan)")
-        }
+        let plan = try await Self.genericPlans(of: [PostgresCheckpointer.Statements.markPublished])[0].plan
+        #expect(plan.contains("outbox_id_key"), "the outbox mark does not look its rows up by id:\n\(plan)")
+        #expect(!plan.contains("outbox_unpublished"), "the outbox mark reads every unpublished row:\n\(plan)")
     }
 
     @Test("The review console's list of pending questions, its graph filter and the workers' pending-interrupts gauge (sampled at every metrics scrape) read only pending interrupts (the partial index interrupts_pending), not every interrupt ever raised")
     func pendingReviewsReadPendingOnly() async throws {
-        let checkpointer = try await makeCheckpointer(schema: TestDatabase.freshSchema("plans"), poolSize: 1)
-        defer { checkpointer.close() }
-        try await checkpointer.pool.withConnection { connection in
-            for (index, statement) in [ConsoleStatements.pendingReviews, ConsoleStatements.pendingGraphs, OperationStatements.gauges].enumerated() {
-                let plan = try await Self.genericPlan(of: statement, index: index, on: connection)
-                #expect(plan.contains("interrupts_pending"), "\(statement.name) does not read the pending interrupts' index:\n\(plan)")
-            }
+        for (statement, plan) in try await Self.genericPlans(of: [ConsoleStatements.pendingReviews, ConsoleStatements.pendingGraphs, OperationStatements.gauges]) {
+            #expect(plan.contains("interrupts_pending"), "\(statement.name) does not read the pending interrupts' index:\n\(plan)")
         }
     }
 
