@@ -33,9 +33,10 @@ extension KafkaConsumer {
         public var autoCommitInterval: Duration = .seconds(5)
         /// Where to start without a committed offset (`auto.offset.reset`). Default: `.earliest`.
         public var offsetReset: OffsetReset = .earliest
-        /// How many messages may wait unread in ``KafkaConsumer/events`` before the consumer
-        /// pauses fetching (it keeps polling, so it stays in the group); fetching resumes at
-        /// half this backlog. Default: 1000.
+        /// How many messages may wait unread in ``KafkaConsumer/events`` before the polling
+        /// thread holds its polls (until the reader took half, or for one `pollInterval` at a
+        /// time, so it stays in the group); librdkafka's own prefetch is bounded by
+        /// `queued.min.messages` and `queued.max.messages.kbytes`. Default: 1000.
         public var maxBufferedMessages: Int = 1000
         /// How long each poll of the consumer's thread waits; bounds how quickly `close()`
         /// starts leaving the group. Default: 100 milliseconds.

@@ -1,23 +1,28 @@
+import Dispatch
 import Logging
 import Synchronization
-internal import CRdKafka
 
 /// Bounds the messages waiting in a consumer's events stream.
 ///
-/// The polling thread must keep polling (or the member is evicted), so instead of blocking it
-/// pauses fetching of the whole assignment once `limit` messages wait unread, and resumes
-/// the partitions the application did not pause itself once the backlog is down to half.
-/// librdkafka drops prefetched messages of paused partitions and refetches them from the
-/// last delivered position on resume, so nothing is lost or repeated.
+/// While `limit` messages wait unread, the polling thread holds its next poll until the reader
+/// has taken half of them, or for at most its poll interval (then it polls once more, so
+/// rebalances are still served while a reader is slow). Meanwhile librdkafka keeps its own
+/// prefetch queue, bounded by `queued.min.messages` and `queued.max.messages.kbytes`.
+///
+/// It does not pause the assignment. With librdkafka 2.0.2 a resumed partition is fetched
+/// only when the broker thread next looks at its partitions, and a broker thread with every
+/// partition paused sleeps up to a second, so pausing the whole assignment stalled the
+/// consumer for most of a second each time (measured in `interlude dev --auto-approve 20000`;
+/// see docs/kafka.md). Partitions the application pauses (``KafkaConsumer/pause(_:)``) are
+/// unaffected: the others keep the broker thread busy.
 final class ConsumerFlowControl: Sendable {
-    private struct State {
-        var pausedByApplication: Set<TopicPartition> = []
-        var pausedForBacklog = false
-    }
-
     let limit: Int
     private let buffered = Atomic<Int>(0)
-    private let state = Mutex(State())
+    /// Set by the polling thread while it waits for the backlog to drain.
+    private let waiting = Atomic<Bool>(false)
+    private let drained = DispatchSemaphore(value: 0)
+    /// How many times the polling thread held a poll (for logs and tests).
+    private let holds = Atomic<Int>(0)
 
     init(limit: Int) {
         self.limit = max(1, limit)
@@ -26,53 +31,32 @@ final class ConsumerFlowControl: Sendable {
     /// The number of messages delivered to the stream but not yet taken by the iterator.
     var backlog: Int { buffered.load(ordering: .relaxed) }
 
+    /// How many times a full backlog held the polling thread.
+    var heldPolls: Int { holds.load(ordering: .relaxed) }
+
     func messageYielded() { buffered.add(1, ordering: .relaxed) }
 
-    func messageTaken() { buffered.subtract(1, ordering: .relaxed) }
-
-    /// Records partitions the application paused; they stay paused through backlog resumes.
-    func applicationPaused(_ partitions: [TopicPartition]) {
-        state.withLock { $0.pausedByApplication.formUnion(partitions) }
-    }
-
-    /// Records partitions the application resumed; returns whether fetching may resume now
-    /// (false while the backlog keeps the whole assignment paused).
-    func applicationResumed(_ partitions: [TopicPartition]) -> Bool {
-        state.withLock { state in
-            state.pausedByApplication.subtract(partitions)
-            return !state.pausedForBacklog
+    func messageTaken() {
+        let left = buffered.subtract(1, ordering: .relaxed).newValue
+        if left <= limit / 2, waiting.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
+            drained.signal()
         }
     }
 
-    /// Called by the polling thread before every poll.
-    func regulate(_ rk: OpaquePointer, logger: Logger) {
-        let backlog = self.backlog
-        if backlog >= limit {
-            let first = state.withLock { state in
-                defer { state.pausedForBacklog = true }
-                return !state.pausedForBacklog
-            }
-            // Paused again on every pass: partitions assigned meanwhile must stop too.
-            let assignment = Self.assignment(of: rk)
-            _ = RDKafkaTopicPartitionList(assignment).withList { rd_kafka_pause_partitions(rk, $0) }
-            if first { logger.debug("pausing fetch: \(backlog) messages wait unread in the events stream") }
-        } else if backlog <= limit / 2 {
-            let excluded: Set<TopicPartition>? = state.withLock { state in
-                guard state.pausedForBacklog else { return nil }
-                state.pausedForBacklog = false
-                return state.pausedByApplication
-            }
-            guard let excluded else { return }
-            let resumable = Self.assignment(of: rk).filter { !excluded.contains($0) }
-            _ = RDKafkaTopicPartitionList(resumable).withList { rd_kafka_resume_partitions(rk, $0) }
-            logger.debug("resuming fetch: the events backlog is down to \(backlog) messages")
+    /// Called by the polling thread before every poll: while the backlog is at `limit`, waits
+    /// until the reader took half of it, or for at most `maxWait`.
+    func regulate(maxWait: Duration, logger: Logger) {
+        guard backlog >= limit else { return }
+        if holds.add(1, ordering: .relaxed).newValue == 1 {
+            logger.debug("holding polls: \(backlog) messages wait unread in the events stream")
         }
-    }
-
-    private static func assignment(of rk: OpaquePointer) -> [TopicPartition] {
-        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
-        guard rd_kafka_assignment(rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        return RDKafkaTopicPartitionList.partitions(of: list)
+        waiting.store(true, ordering: .sequentiallyConsistent)
+        // Checked after announcing the wait: a reader that drained in between signals nobody.
+        if backlog > limit / 2 {
+            _ = drained.wait(timeout: .now() + .nanoseconds(Int(maxWait.components.seconds * 1_000_000_000 + maxWait.components.attoseconds / 1_000_000_000)))
+        }
+        // A signal that raced with the timeout leaves the semaphore at 1: the next hold then
+        // returns at once, which costs one early poll and nothing else.
+        waiting.store(false, ordering: .sequentiallyConsistent)
     }
 }

@@ -108,16 +108,13 @@ public final class KafkaConsumer: Sendable {
     /// Messages already delivered to ``events`` are not recalled.
     /// - Throws: ``KafkaError`` with code `partitionControl`.
     public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
-        sink.flow.applicationPaused(partitions)
         let list = RDKafkaTopicPartitionList(partitions)
         try checkPartitionControl("pausing", list.withList { rd_kafka_pause_partitions(client.handle, $0) }, list)
     }
 
-    /// Resumes fetching from `partitions` paused with ``pause(_:)``, from where it stopped
-    /// (later, if the events backlog is at `maxBufferedMessages`).
+    /// Resumes fetching from `partitions` paused with ``pause(_:)``, from where it stopped.
     /// - Throws: ``KafkaError`` with code `partitionControl`.
     public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
-        guard sink.flow.applicationResumed(partitions) else { return }
         let list = RDKafkaTopicPartitionList(partitions)
         try checkPartitionControl("resuming", list.withList { rd_kafka_resume_partitions(client.handle, $0) }, list)
     }
@@ -148,7 +145,7 @@ public final class KafkaConsumer: Sendable {
         DedicatedThread.start(name: "interlude.kafka.consumer") {
             var fatal: KafkaError? = nil
             while !control.shouldStop && fatal == nil {
-                sink.flow.regulate(client.handle, logger: logger)
+                sink.flow.regulate(maxWait: interval, logger: logger)
                 guard let message = rd_kafka_consumer_poll(client.handle, interval.milliseconds) else {
                     continue
                 }

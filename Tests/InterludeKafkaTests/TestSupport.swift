@@ -110,6 +110,9 @@ final class LogCapture: Sendable {
         return logger
     }
 
+    /// Every line recorded so far.
+    var all: [String] { lines.withLock { $0 } }
+
     func record(_ line: String) {
         lines.withLock { $0.append(line) }
         continuation.yield(line)
