@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 internal import CRdKafka
 
 /// A consumer-group member that delivers messages and rebalances as ``events``.
@@ -19,6 +20,10 @@ public final class KafkaConsumer: Sendable {
     private let client: RDKafkaClient
     private let sink: ConsumerEventSink
     private let control = PollLoopControl()
+    private let waker = FetchWaker()
+    /// Partitions paused with ``pause(_:)`` and not resumed since: only their resumes wake
+    /// the broker threads.
+    private let paused = Mutex<Set<TopicPartition>>([])
     private let logger: Logger
 
     /// Creates a consumer, subscribes it to `topics` and starts its polling thread.
@@ -110,13 +115,18 @@ public final class KafkaConsumer: Sendable {
     public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
         let list = RDKafkaTopicPartitionList(partitions)
         try checkPartitionControl("pausing", list.withList { rd_kafka_pause_partitions(client.handle, $0) }, list)
+        paused.withLock { $0.formUnion(partitions) }
     }
 
-    /// Resumes fetching from `partitions` paused with ``pause(_:)``, from where it stopped.
+    /// Resumes fetching from `partitions` paused with ``pause(_:)``, from where it stopped,
+    /// and wakes the broker threads of those that were paused, so fetching restarts at once
+    /// (see `FetchWaker`). Resuming a partition that is not paused changes nothing.
     /// - Throws: ``KafkaError`` with code `partitionControl`.
     public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
         let list = RDKafkaTopicPartitionList(partitions)
         try checkPartitionControl("resuming", list.withList { rd_kafka_resume_partitions(client.handle, $0) }, list)
+        let resumed = paused.withLock { paused in partitions.filter { paused.remove($0) != nil } }
+        if !resumed.isEmpty { waker.wake(resumed, client: client) }
     }
 
     /// Leaves the group cleanly: revokes the assignment (reported as an event), commits

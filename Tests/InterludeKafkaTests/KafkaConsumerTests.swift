@@ -209,6 +209,30 @@ struct KafkaConsumerTests {
         await producer.close()
     }
 
+    @Test("A consumer with every partition paused delivers the held messages once, in order, after a resume",
+          .timeLimit(.minutes(1)))
+    func resumeWithEveryPartitionPaused() async throws {
+        // The resume wakes the broker thread (FetchWaker); librdkafka alone would let an idle
+        // broker thread sleep up to a second first. This checks the messages, not the delay.
+        let topic = uniqueName("all-paused")
+        let cluster = try TestCluster(topics: [KafkaTopicSpec(name: topic, partitions: 1)])
+        let producer = try cluster.producer()
+        let consumer = try cluster.consumer(topics: [topic], group: uniqueName("group"))
+        _ = try await producer.send(topic: topic, key: nil, value: bytes("warm-up"))
+        #expect(try await readMessages(1, from: consumer).map { text($0.value) } == ["warm-up"])
+
+        let partition = TopicPartition(topic: topic, partition: 0)
+        for round in 0..<3 {
+            try consumer.pause([partition])
+            for index in 0..<4 { _ = try await producer.send(topic: topic, key: nil, value: bytes("r\(round)-\(index)")) }
+            try consumer.resume([partition])
+            let held = try await readMessages(4, from: consumer)
+            #expect(held.map { text($0.value) } == (0..<4).map { "r\(round)-\($0)" }, "round \(round)")
+        }
+        await consumer.close()
+        await producer.close()
+    }
+
     @Test("A consumer whose events are not read holds its polls, never pauses, and later delivers every message once",
           .timeLimit(.minutes(1)))
     func backlogHoldsPolls() async throws {
