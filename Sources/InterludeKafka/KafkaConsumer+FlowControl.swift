@@ -52,7 +52,8 @@ final class ConsumerFlowControl: Sendable {
         }
         waiting.store(true, ordering: .sequentiallyConsistent)
         // Checked after announcing the wait: a reader that drained in between signals nobody.
-        if backlog > limit / 2 {
+        // (Were this load to see a stale value, the wait would end at `maxWait`.)
+        if buffered.load(ordering: .sequentiallyConsistent) > limit / 2 {
             _ = drained.wait(timeout: .now() + .nanoseconds(Int(maxWait.components.seconds * 1_000_000_000 + maxWait.components.attoseconds / 1_000_000_000)))
         }
         // A signal that raced with the timeout leaves the semaphore at 1: the next hold then
