@@ -21,7 +21,7 @@ final class ConsumerFlowControl: Sendable {
     /// Set by the polling thread while it waits for the backlog to drain.
     private let waiting = Atomic<Bool>(false)
     private let drained = DispatchSemaphore(value: 0)
-    /// How many times the polling thread held a poll (for logs and tests).
+    /// How many times the polling thread held a poll (the first one is logged).
     private let holds = Atomic<Int>(0)
 
     init(limit: Int) {
@@ -30,9 +30,6 @@ final class ConsumerFlowControl: Sendable {
 
     /// The number of messages delivered to the stream but not yet taken by the iterator.
     var backlog: Int { buffered.load(ordering: .relaxed) }
-
-    /// How many times a full backlog held the polling thread.
-    var heldPolls: Int { holds.load(ordering: .relaxed) }
 
     func messageYielded() { buffered.add(1, ordering: .relaxed) }
 
