@@ -19,11 +19,10 @@ final class FetchWaker: Sendable {
     }
 
     private let state = Mutex(State())
-    private let timeoutMilliseconds: Int32
+    /// How long one watermark query may wait for its broker.
+    private static let timeoutMilliseconds: Int32 = 1000
 
-    init(timeoutMilliseconds: Int32 = 1000) {
-        self.timeoutMilliseconds = timeoutMilliseconds
-    }
+    init() {}
 
     /// Queues `partitions` to have their leaders woken; returns at once.
     func wake(_ partitions: [TopicPartition], client: RDKafkaClient) {
@@ -34,7 +33,7 @@ final class FetchWaker: Sendable {
             return true
         }
         guard start else { return }
-        let timeout = timeoutMilliseconds
+        let timeout = Self.timeoutMilliseconds
         DedicatedThread.start(name: "interlude.kafka.wake") { [self] in
             while let partition = state.withLock({ state -> TopicPartition? in
                 if let next = state.pending.popFirst() { return next }

@@ -14,15 +14,15 @@ import Synchronization
 /// partition paused sleeps up to a second, so pausing the whole assignment stalled the
 /// consumer for most of a second each time (measured in `interlude dev --auto-approve 20000`;
 /// see docs/kafka.md). Partitions the application pauses (``KafkaConsumer/pause(_:)``) are
-/// unaffected: the others keep the broker thread busy.
+/// unaffected: ``KafkaConsumer/resume(_:)`` wakes their broker thread (``FetchWaker``).
 final class ConsumerFlowControl: Sendable {
     let limit: Int
     private let buffered = Atomic<Int>(0)
     /// Set by the polling thread while it waits for the backlog to drain.
     private let waiting = Atomic<Bool>(false)
     private let drained = DispatchSemaphore(value: 0)
-    /// How many times the polling thread held a poll (the first one is logged).
-    private let holds = Atomic<Int>(0)
+    /// Whether the polling thread has held a poll yet (only the first hold is logged).
+    private let held = Atomic<Bool>(false)
 
     init(limit: Int) {
         self.limit = max(1, limit)
@@ -44,14 +44,14 @@ final class ConsumerFlowControl: Sendable {
     /// until the reader took half of it, or for at most `maxWait`.
     func regulate(maxWait: Duration, logger: Logger) {
         guard backlog >= limit else { return }
-        if holds.add(1, ordering: .relaxed).newValue == 1 {
+        if !held.exchange(true, ordering: .relaxed) {
             logger.debug("holding polls: \(backlog) messages wait unread in the events stream")
         }
         waiting.store(true, ordering: .sequentiallyConsistent)
         // Checked after announcing the wait: a reader that drained in between signals nobody.
         // (Were this load to see a stale value, the wait would end at `maxWait`.)
         if buffered.load(ordering: .sequentiallyConsistent) > limit / 2 {
-            _ = drained.wait(timeout: .now() + .nanoseconds(Int(maxWait.components.seconds * 1_000_000_000 + maxWait.components.attoseconds / 1_000_000_000)))
+            _ = drained.wait(timeout: .now() + .milliseconds(Int(maxWait.milliseconds)))
         }
         // A signal that raced with the timeout leaves the semaphore at 1: the next hold then
         // returns at once, which costs one early poll and nothing else.

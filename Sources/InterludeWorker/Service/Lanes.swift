@@ -107,7 +107,7 @@ final class Lanes: Sendable {
         }
         guard !waitFor.isEmpty else { return }
         logger.info("waiting for in-flight commands of revoked partitions", metadata: ["kafka.partitions": "\(waitFor)"])
-        let deadline = DispatchTime.now() + .milliseconds(Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        let deadline = DispatchTime.now() + .milliseconds(Int(timeout.wholeMilliseconds))
         while state.withLock({ state in waitFor.contains { state.lanes[$0]!.busy } }) {
             if signal.wait(timeout: deadline) == .timedOut {
                 logger.warning("revoked partitions still busy after \(timeout); handing them over (their late commits lose the version check)", metadata: ["kafka.partitions": "\(waitFor)"])
