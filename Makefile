@@ -1,7 +1,7 @@
 # Interlude: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps test-deps build test demo bench bench-e2e bench-backlog chaos clean
+.PHONY: deps test-deps build test demo bench bench-e2e bench-backlog bench-hop chaos clean
 
 deps:
 	@scripts/install-deps.sh
@@ -47,6 +47,14 @@ BACKLOG_RUNS ?= 10000
 bench-backlog: deps
 	$(SWIFT) build -c release --product interlude
 	BACKLOG_RUNS=$(BACKLOG_RUNS) scripts/bench-backlog.sh
+
+# The latency the embedded Kafka cluster adds by itself (no worker, no PostgreSQL): one hop and
+# two hops (produce, read and produce again, read), with the worker's default settings and with
+# the low-latency profile (scripts/bench-hop.sh; needs python3 with confluent-kafka).
+HOP_MESSAGES ?= 400
+bench-hop: deps
+	$(SWIFT) build -c release --product interlude
+	HOP_MESSAGES=$(HOP_MESSAGES) scripts/bench-hop.sh
 
 # The fault tests at a larger scale than CI (kill -9, PostgreSQL restart, SIGSTOP past the
 # session timeout, broker down, rebalance storm, replay from offset 0); writes the table of

@@ -23,9 +23,8 @@ set -euo pipefail
 require_binary bench-backlog
 
 runs=${BACKLOG_RUNS:-10000}
-python3 -c 'import confluent_kafka' 2> /dev/null || { echo "bench-backlog: python3 cannot import confluent_kafka; run 'pip install confluent-kafka'" >&2; exit 1; }
+require_confluent_kafka bench-backlog
 
-mkdir -p .interlude
 devlog=.interlude/backlog-dev.log
 workerlog=.interlude/backlog-worker.log
 dev_pid=""
@@ -37,14 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$binary" dev --serve --workers 1 --runs 1 --partitions 8 > "$devlog" 2>&1 < /dev/null &
-dev_pid=$!
-for _ in $(seq 600); do
-    grep -q '^Serving' "$devlog" && break
-    kill -0 "$dev_pid" 2> /dev/null || { echo "bench-backlog: interlude dev exited; see $devlog" >&2; exit 1; }
-    sleep 0.2
-done
-grep -q '^Serving' "$devlog" || { echo "bench-backlog: interlude dev did not start within 120 s; see $devlog" >&2; exit 1; }
+start_dev_serve bench-backlog "$devlog" --workers 1 --runs 1 --partitions 8
 
 # Stop dev's own worker, so the backlog builds up with no worker in the group.
 for pid in $(cat .interlude/workers.pid); do
@@ -54,11 +46,6 @@ for pid in $(cat .interlude/workers.pid); do
         while kill -0 "$pid" 2> /dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2> /dev/null; do sleep 0.1; done
     fi
 done
-
-set -a
-# shellcheck disable=SC1091
-. .interlude/dev.env
-set +a
 
 python3 - "$runs" "$INTERLUDE_KAFKA_BOOTSTRAP_SERVERS" "${INTERLUDE_TOPIC_PREFIX}runs" <<'PY'
 import json, sys, uuid, datetime
