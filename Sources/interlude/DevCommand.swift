@@ -75,6 +75,7 @@ struct DevCommand: AsyncParsableCommand {
         let root = try DevEnvironment.projectRoot()
         let state = root.appendingPathComponent(".interlude")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try DevEnvironment.lock(state: state)
         // From here on, Ctrl-C, SIGTERM and a closed terminal stop what this run started.
         DevShutdown.shared.install()
         let leftovers = DevShutdown.shared.adoptPidFile(state.appendingPathComponent("workers.pid"))

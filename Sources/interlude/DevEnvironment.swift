@@ -28,6 +28,37 @@ enum DevEnvironment {
         throw DemoError("cannot find scripts/pg-server.sh: run 'interlude dev' from the Interlude repository (make demo does)")
     }
 
+    /// Takes `.interlude/dev.lock` for the rest of this process's life, so that a second
+    /// `interlude dev` in the same checkout stops with an error instead of taking over the first
+    /// one's PostgreSQL and stopping its workers (it would find them in `workers.pid`, as it
+    /// finds those of a run that was killed). The lock is an advisory `flock` on a descriptor
+    /// that is never closed and not inherited by child processes, so it ends with this process
+    /// however it ends, `kill -9` included, and workers outliving a killed run do not hold it.
+    /// - Throws: `DemoError` naming the running `interlude dev` (its pid, written in the file).
+    static func lock(state: URL) throws {
+        let path = state.appendingPathComponent("dev.lock").path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw DemoError("cannot open \(path): \(String(cString: strerror(errno))); check that the folder is writable")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let reason = errno
+            close(descriptor)
+            guard reason == EWOULDBLOCK else {
+                throw DemoError("cannot lock \(path): \(String(cString: strerror(reason)))")
+            }
+            let written = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let owner: String? = written.isEmpty ? nil : written
+            throw DemoError(
+                "another 'interlude dev' (pid \(owner ?? "unknown")) is running in this checkout (\(state.path)): it owns .interlude/pg and its workers, "
+                    + "and a second one would stop them. Stop it first (Ctrl-C in its terminal\(owner.map { ", or kill -INT \($0)" } ?? "")), or run from another checkout.")
+        }
+        // For a second run's message; the lock holds whether or not these succeed.
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = write(descriptor, pid, pid.count)
+    }
+
     /// Starts the cluster of `directory` and returns its URL. Lines the script printed before
     /// the URL (a stale cluster it stopped first) go to `console`.
     static func startPostgres(root: URL, directory: URL, console: Console) async throws -> String {

@@ -147,6 +147,36 @@ struct TerminalTests {
         }
     }
 
+    @Test("A second interlude dev in the same checkout refuses to start, names the first one's pid, and leaves the first one's workers and PostgreSQL running", .timeLimit(.minutes(5)))
+    func secondDevInOneCheckout() async throws {
+        try await inSandbox { sandbox, _ in
+            let firstLog = sandbox.folder.appendingPathComponent("first.log")
+            let first = try await serve(in: sandbox, log: firstLog)
+            let workers = sandbox.childPIDs()
+            let postmaster = try await sandbox.postmaster()
+            #expect(workers.count == 3, "two workers and the review console")
+            let secondLog = sandbox.folder.appendingPathComponent("second.log")
+            let second = try spawn(["dev", "--serve", "--runs", "1"], in: sandbox, log: secondLog)
+            let refused = await exitStatus(of: second, within: 60)
+            if refused == nil {
+                // It started instead: stop it, so the test leaves nothing running.
+                kill(second.pid, SIGTERM)
+                _ = await exitStatus(of: second, within: 60)
+            }
+            let output = read(secondLog)
+            #expect(refused == 1, "exit status; output:\n\(output)")
+            #expect(output.contains("another 'interlude dev' (pid \(first.pid)) is running in this checkout"), "\(output)")
+            #expect(output.contains("kill -INT \(first.pid)"), "\(output)")
+            #expect(workers.allSatisfy(isAlive), "the second run stopped the first one's workers; its output:\n\(output)")
+            #expect(try await sandbox.postmaster() == postmaster, "the first run's PostgreSQL was stopped or replaced")
+            #expect(sandbox.childPIDs() == workers, "the second run rewrote workers.pid")
+            #expect(isAlive(first.pid))
+            kill(first.pid, SIGTERM)
+            #expect(await exitStatus(of: first, within: 60) == 128 + SIGTERM, "\(read(firstLog))")
+            #expect(interludeProcesses(in: sandbox.folder).isEmpty)
+        }
+    }
+
     @Test("As root, a checkout under a 0700 folder starts and stops its cluster and runs interlude dev --auto-approve", .timeLimit(.minutes(4)), .enabled(if: getuid() == 0, "the postgres user only matters when run as root"))
     func privateCheckout() async throws {
         try await inSandbox(privateParent: true) { sandbox, _ in
