@@ -39,6 +39,7 @@ extension KafkaConsumer {
             } else {
                 rd_kafka_assign(rk, nil)
             }
+            context.consumerEvents?.skips.forget(changed)
             context.consumerEvents?.yield(lost ? .partitionsLost(changed) : .partitionsRevoked(changed))
         default:
             context.logger.error(
@@ -47,6 +48,7 @@ extension KafkaConsumer {
             )
             context.revocation?(changed, true)
             rd_kafka_assign(rk, nil)
+            context.consumerEvents?.skips.forget(changed)
             context.consumerEvents?.yield(.partitionsLost(changed))
         }
         if let failure {

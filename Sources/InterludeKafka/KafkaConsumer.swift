@@ -190,7 +190,11 @@ public final class KafkaConsumer: Sendable {
             logger.warning("\(error)")
             return nil
         }
-        sink.yield(.message(KafkaMessage(copying: pointer)))
+        let delivered = KafkaMessage(copying: pointer)
+        if let skipped = sink.skips.skipped(before: delivered) {
+            sink.yield(.messagesSkipped(delivered.topicPartition, offsets: skipped))
+        }
+        sink.yield(.message(delivered))
         return nil
     }
 }

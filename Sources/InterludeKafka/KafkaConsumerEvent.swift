@@ -11,6 +11,11 @@ public enum KafkaConsumerEvent: Hashable, Sendable {
     /// These partitions were lost (session timeout, fencing); another member may already
     /// process them, so in-flight work for them must be abandoned.
     case partitionsLost([TopicPartition])
+    /// The broker no longer had these offsets of the partition when this consumer asked for
+    /// them (deleted by retention before they were read), so the consumer went on after them:
+    /// those messages were never delivered and never will be. Delivered just before the first
+    /// message after the gap.
+    case messagesSkipped(TopicPartition, offsets: Range<Int64>)
 }
 
 /// The events of a ``KafkaConsumer`` as an `AsyncSequence`. It ends after ``KafkaConsumer/close()``
@@ -58,6 +63,8 @@ public struct KafkaConsumerEvents: AsyncSequence, Sendable {
 final class ConsumerEventSink: Sendable {
     let events: KafkaConsumerEvents
     let flow: ConsumerFlowControl
+    /// Resets past deleted messages, read from librdkafka's log.
+    let skips = OffsetResetWatch()
     private let continuation: AsyncThrowingStream<KafkaConsumerEvent, any Error>.Continuation
 
     init(flow: ConsumerFlowControl) {

@@ -117,6 +117,7 @@ final class RDKafkaClient: @unchecked Sendable {
         default: .debug
         }
         let facilityText = facility.map { String(cString: $0) } ?? "?"
+        context.consumerEvents?.skips.note(level: level, facility: facilityText, text: text.map { String(cString: $0) } ?? "")
         context.logger.log(
             level: logLevel,
             "\(text.map { String(cString: $0) } ?? "")",

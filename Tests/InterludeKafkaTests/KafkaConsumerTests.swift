@@ -150,7 +150,7 @@ struct KafkaConsumerTests {
                                 case .partitionsAssigned(let added): state[index].formUnion(added)
                                 case .partitionsRevoked(let removed), .partitionsLost(let removed):
                                     state[index].subtract(removed)
-                                case .message: break
+                                case .message, .messagesSkipped: break
                                 }
                                 return state
                             }

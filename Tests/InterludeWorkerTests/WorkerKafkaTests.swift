@@ -12,18 +12,9 @@ import Testing
 struct WorkerKafkaTests {
     @Test("a worker drives approval threads through interrupt and resume over the mock cluster")
     func approvals() async throws {
-        let logger = Logger(label: "test")
-        let cluster = try KafkaDevCluster(brokers: 1, logger: logger)
-        let topics = TopicNames(prefix: "t\(UInt32.random(in: 0...UInt32.max)).")
-        try cluster.createTopics(topics.all.map { KafkaTopicSpec(name: $0, partitions: 4) })
-        let checkpointer = InMemoryCheckpointer()
-        var registry = GraphRegistry()
-        try registry.register(try makeApprovalGraph(checkpointer: checkpointer))
-        var configuration = Worker.Configuration()
-        configuration.bootstrapServers = cluster.bootstrapServers
-        configuration.groupID = "workers-\(UUID().uuidString)"
-        configuration.topics = topics
-        let worker = Worker(configuration: configuration, registry: registry, store: checkpointer, logger: logger)
+        let fixture = try ApprovalWorkerFixture(partitions: 4)
+        let (logger, cluster, topics) = (fixture.logger, fixture.cluster, fixture.topics)
+        let worker = fixture.worker()
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         let client = CommandClient(producer: producer, topics: topics)
         let reviews = try EventCollector(bootstrap: cluster.bootstrapServers, topics: [topics.reviews])

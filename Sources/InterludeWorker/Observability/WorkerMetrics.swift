@@ -21,6 +21,9 @@ import Synchronization
 ///   (statements, pipelines of statements, preparations; sweeps and outbox marking included),
 ///   brought up to date after every batch and when scraped. Divided by
 ///   `interlude_commands_total`, the round trips per command.
+/// - `interlude_kafka_messages_skipped_total{topic}`: messages the broker had deleted
+///   (retention) before this worker read them, so the consumer went on past them: commands
+///   lost before any worker saw them. Should stay 0.
 public final class WorkerMetrics: Sendable {
     /// Names of the series.
     public enum Name {
@@ -36,6 +39,8 @@ public final class WorkerMetrics: Sendable {
         public static let consumerLag = "interlude_consumer_lag"
         /// Round trips to PostgreSQL.
         public static let postgresRoundTrips = "interlude_postgres_round_trips_total"
+        /// Messages deleted by the broker before they were read.
+        public static let messagesSkipped = "interlude_kafka_messages_skipped_total"
     }
 
     private let factory: any MetricsFactory
@@ -70,14 +75,7 @@ public final class WorkerMetrics: Sendable {
 
     /// Counts one settled command and records how long it took.
     public func command(type: String, result: String, duration: Duration) {
-        let counter = counters.withLock { counters in
-            let key = "\(type)\u{0}\(result)"
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: Name.commands, dimensions: [("type", type), ("result", result)], factory: factory)
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
+        counter(Name.commands, [("type", type), ("result", result)]).increment()
         let timer = timers.withLock { timers in
             if let timer = timers[type] { return timer }
             let timer = CoreMetrics.Timer(label: Name.commandDuration, dimensions: [("type", type)], factory: factory)
@@ -85,6 +83,22 @@ public final class WorkerMetrics: Sendable {
             return timer
         }
         timer.recordNanoseconds(max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000))
+    }
+
+    /// Counts messages of `topic` that the broker deleted before this worker read them.
+    public func messagesSkipped(topic: String, count: Int64) {
+        counter(Name.messagesSkipped, [("topic", topic)]).increment(by: count)
+    }
+
+    /// The counter of one series, created on first use.
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        counters.withLock { counters in
+            let key = ([label] + dimensions.flatMap { [$0.0, $0.1] }).joined(separator: "\u{0}")
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: label, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
     }
 
     /// Sets the store gauges.

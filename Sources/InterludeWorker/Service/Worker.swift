@@ -153,6 +153,11 @@ public final class Worker: Service, Sendable {
                             for partition in lanes.assign(partitions) {
                                 laneTasks.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
                             }
+                        case .messagesSkipped(let partition, let offsets):
+                            self.metrics.messagesSkipped(topic: partition.topic, count: Int64(offsets.count))
+                            self.logger.error(
+                                "the broker deleted \(offsets.count) unread message\(offsets.count == 1 ? "" : "s") of \(partition) (offsets \(offsets.lowerBound) to \(offsets.upperBound - 1)) before this worker read them, and the consumer went on after them: those commands are lost. The topic's retention (retention.ms, retention.bytes) is shorter than the backlog took to drain: raise it, and send the lost commands again from their source (the ledger ignores any that were applied)",
+                                metadata: ["kafka.topic": "\(partition.topic)", "kafka.partition": "\(partition.partition)", "kafka.offsets": "\(offsets.lowerBound)..<\(offsets.upperBound)"])
                         case .partitionsRevoked(let partitions), .partitionsLost(let partitions):
                             self.health.withLock { $0.assignedPartitions = max(0, $0.assignedPartitions - partitions.count) }
                             self.metrics.revoked(partitions)
