@@ -24,11 +24,17 @@ final class OffsetResetWatch: Sendable {
     }
 
     /// Called with each message before it is delivered: the messages skipped just before it
-    /// (from the offset a reset could not fetch up to this message's), or `nil`.
+    /// (from the offset a reset could not fetch up to this message's), or `nil`. A message
+    /// from before that offset (fetched before the reset) leaves the reset pending; one at
+    /// that offset (after a reset to an earlier offset came back to it) ends it with nothing
+    /// skipped. The command topics are not compacted, so a jump in offsets is a loss.
     func skipped(before message: KafkaMessage) -> Range<Int64>? {
         let partition = message.topicPartition
-        guard let from = pending.withLock({ $0.removeValue(forKey: partition) }) else { return nil }
-        return from < message.offset ? from..<message.offset : nil
+        return pending.withLock { pending -> Range<Int64>? in
+            guard let from = pending[partition], message.offset >= from else { return nil }
+            pending.removeValue(forKey: partition)
+            return from < message.offset ? from..<message.offset : nil
+        }
     }
 
     /// Forgets a partition's pending reset (it was revoked or lost: its next owner reads it).

@@ -117,10 +117,11 @@ final class RDKafkaClient: @unchecked Sendable {
         default: .debug
         }
         let facilityText = facility.map { String(cString: $0) } ?? "?"
-        context.consumerEvents?.skips.note(level: level, facility: facilityText, text: text.map { String(cString: $0) } ?? "")
+        let message = text.map { String(cString: $0) } ?? ""
+        context.consumerEvents?.skips.note(level: level, facility: facilityText, text: message)
         context.logger.log(
             level: logLevel,
-            "\(text.map { String(cString: $0) } ?? "")",
+            "\(message)",
             metadata: ["kafka.facility": "\(facilityText)"]
         )
     }

@@ -68,6 +68,12 @@ struct OffsetResetTests {
         #expect(watch.skipped(before: message) == 5..<9)
         #expect(watch.skipped(before: message) == nil, "reported once")
         #expect(watch.note(level: 4, facility: "OFFSET", text: "t [0]: offset reset (at offset 12, broker 1) to BEGINNING: x"))
-        #expect(watch.skipped(before: message) == nil, "a reset to an earlier offset loses nothing")
+        #expect(watch.skipped(before: message) == nil, "a message from before the reset's offset")
+        let resumed = KafkaMessage(topic: "t", partition: 0, offset: 15, key: nil, value: [], headers: [], timestampMilliseconds: nil)
+        #expect(watch.skipped(before: resumed) == 12..<15, "still pending after the earlier message")
+        #expect(watch.note(level: 4, facility: "OFFSET", text: "t [0]: offset reset (at offset 20, broker 1) to BEGINNING: x"))
+        let back = KafkaMessage(topic: "t", partition: 0, offset: 20, key: nil, value: [], headers: [], timestampMilliseconds: nil)
+        #expect(watch.skipped(before: back) == nil, "a reset that came back to its offset loses nothing")
+        #expect(watch.skipped(before: resumed) == nil, "and is over")
     }
 }
