@@ -1,4 +1,10 @@
+import Foundation
+import InterludeWorker
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import interlude
 
@@ -11,6 +17,30 @@ struct DevCommandLoadTests {
         #expect(problem?.contains("--partitions 2 or more") == true, "\(problem ?? "accepted")")
         #expect(problem?.contains("--rate") == true)
         #expect(DevCommand.overflowsEmbeddedCluster(runs: 25_000, partitions: 2, rate: nil)?.contains("--partitions 3 or more") == true)
+    }
+
+    @Test("The interlude dev command itself refuses such a load, exit 1, before it starts or creates anything", .timeLimit(.minutes(1)))
+    func commandRefuses() async throws {
+        // A checkout of its own: were the guard missing, the stack would start here, not in
+        // the repository's .interlude, and be stopped and removed below.
+        let sandbox = try Sandbox()
+        let log = sandbox.folder.appendingPathComponent("dev.log")
+        let dev = try ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "cd '\(sandbox.folder.path)' && exec '\(try Paths.interlude())' dev --auto-approve 20000 --partitions 1"],
+            environment: ProcessInfo.processInfo.environment, output: log.path)
+        let status = await exitStatus(of: dev, within: 30)
+        if status == nil {
+            // It started instead: dev stops what it started; whatever is left is killed.
+            kill(dev.pid, SIGTERM)
+            _ = await exitStatus(of: dev, within: 60)
+            for child in sandbox.childPIDs() where isAlive(child) { kill(child, SIGKILL) }
+        }
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let started = FileManager.default.fileExists(atPath: sandbox.folder.appendingPathComponent(".interlude").path)
+        await sandbox.remove()
+        #expect(status == 1, "exit status; output:\n\(output)")
+        #expect(output.contains("Use --partitions 2 or more, or pace the load with --rate."), "\(output)")
+        #expect(!started, "it started something")
     }
 
     @Test("Loads within the limit, paced loads and the interactive demo are accepted")
