@@ -131,6 +131,28 @@ struct EndToEndTests {
         }
     }
 
+    @Test("a paced load keeps its pace while the broker is down (runs are handed to the producer, not sent one acknowledgement at a time), and every run completes once the broker is back")
+    func pacedLoadKeepsPaceWhileBrokerDown() async throws {
+        try await withSystem { system in
+            try system.startWorkers(1)
+            let progress = LoadProgress()
+            let handedOverAtOutage = Mutex<Int?>(nil)
+            let report = try await system.driver.run(count: 200, timeout: .seconds(240), threadPrefix: "paced", rate: 100, whileRunning: { _ in
+                try system.cluster.setBrokerDown(1)
+                handedOverAtOutage.withLock { $0 = progress.started }
+                // Nothing can be acknowledged now: a driver that waited for each acknowledgement
+                // would stop here until the broker is back, and this wait would time out.
+                try await system.waitUntil("all 200 runs handed over while the broker is down", seconds: 60) { progress.started == 200 }
+                try system.cluster.setBrokerUp(1)
+            }, progress: progress)
+            let atOutage = try #require(handedOverAtOutage.withLock { $0 })
+            #expect(atOutage < 200, "every run was handed over before the broker went down: the test proved nothing")
+            #expect(report.runs == 200, "\(system.workerLogs())")
+            #expect(try await system.count(SQL.completedThreads) == 200)
+            #expect(try await system.count(SQL.threadsNotAtVersionTwo) == 0)
+        }
+    }
+
     @Test("with the broker down past the session timeout the group forgets every member; they rejoin and every run completes once")
     func brokerDownPastSessionTimeout() async throws {
         try await withSystem { system in

@@ -15,8 +15,16 @@ struct DevCommandLoadTests {
     func refusesOverflow() {
         let problem = DevCommand.overflowsEmbeddedCluster(runs: 20_000, partitions: 1, rate: nil)
         #expect(problem?.contains("--partitions 2 or more") == true, "\(problem ?? "accepted")")
-        #expect(problem?.contains("--rate") == true)
+        #expect(problem?.contains("--rate 250 or less") == true)
         #expect(DevCommand.overflowsEmbeddedCluster(runs: 25_000, partitions: 2, rate: nil)?.contains("--partitions 3 or more") == true)
+    }
+
+    @Test("A large load paced faster than the accepted rate per partition is refused too, naming the rate that is accepted")
+    func refusesFastPace() {
+        let problem = DevCommand.overflowsEmbeddedCluster(runs: 20_000, partitions: 1, rate: 5_000)
+        #expect(problem?.contains("at --rate 5000") == true, "\(problem ?? "accepted")")
+        #expect(problem?.contains("--rate 250 or less") == true)
+        #expect(DevCommand.overflowsEmbeddedCluster(runs: 30_000, partitions: 2, rate: 600)?.contains("--rate 500 or less") == true)
     }
 
     @Test("The interlude dev command itself refuses such a load, exit 1, before it starts or creates anything", .timeLimit(.minutes(1)))
@@ -39,7 +47,7 @@ struct DevCommandLoadTests {
         let started = FileManager.default.fileExists(atPath: sandbox.folder.appendingPathComponent(".interlude").path)
         await sandbox.remove()
         #expect(status == 1, "exit status; output:\n\(output)")
-        #expect(output.contains("Use --partitions 2 or more, or pace the load with --rate."), "\(output)")
+        #expect(output.contains("Use --partitions 2 or more, or pace the load with --rate 250 or less."), "\(output)")
         #expect(!started, "it started something")
     }
 
@@ -48,6 +56,8 @@ struct DevCommandLoadTests {
         #expect(DevCommand.overflowsEmbeddedCluster(runs: 10_000, partitions: 1, rate: nil) == nil)
         #expect(DevCommand.overflowsEmbeddedCluster(runs: 20_000, partitions: 2, rate: nil) == nil)
         #expect(DevCommand.overflowsEmbeddedCluster(runs: 20_000, partitions: 1, rate: 50) == nil)
+        #expect(DevCommand.overflowsEmbeddedCluster(runs: 20_000, partitions: 1, rate: 250) == nil)
+        #expect(DevCommand.overflowsEmbeddedCluster(runs: 30_000, partitions: 2, rate: 500) == nil)
         #expect(DevCommand.overflowsEmbeddedCluster(runs: nil, partitions: 1, rate: nil) == nil)
     }
 }

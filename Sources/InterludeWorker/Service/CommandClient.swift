@@ -30,11 +30,25 @@ public struct CommandClient: Sendable {
 
     /// Sends several commands, in order per thread.
     public func send(_ commands: [CommandMessage]) async throws {
-        let records = commands.map { command in
+        for result in await producer.send(records(commands)) { _ = try result.get() }
+    }
+
+    /// Hands commands to the producer in order and returns at once, without waiting for the
+    /// broker; `completion` gets one outcome per command, in order, once every one was
+    /// acknowledged or failed. It runs on the producer's polling thread: keep it short.
+    ///
+    /// This is how a caller keeps its own pace (a paced load): commands enqueued later with
+    /// the same thread id still come after these.
+    public func enqueue(_ commands: [CommandMessage], completion: @escaping @Sendable ([Result<DeliveryReport, KafkaError>]) -> Void) {
+        producer.enqueue(records(commands), completion: completion)
+    }
+
+    /// The records of commands: `resume` to resumes, the rest to runs, keyed by thread.
+    private func records(_ commands: [CommandMessage]) -> [KafkaProducerRecord] {
+        commands.map { command in
             KafkaProducerRecord(
                 topic: command.type == "resume" ? topics.resumes : topics.runs, key: Array(command.threadID.utf8),
                 value: Array(command.json.jsonData))
         }
-        for result in await producer.send(records) { _ = try result.get() }
     }
 }

@@ -61,7 +61,9 @@ public struct LoadDriver: Sendable {
     ///   - input: The run input for a thread id.
     ///   - answer: The resume value for a review event.
     ///   - rate: Runs started per second; `nil` starts them all at once (throughput). A low rate
-    ///     measures latency at low load.
+    ///     measures latency at low load. Runs are handed to the producer at this pace whether or
+    ///     not the broker acknowledges them meanwhile (a broker outage does not slow the
+    ///     sending); a delivery that failed ends the load with its error.
     ///   - whileRunning: Runs alongside the load from the moment its clock starts, while the
     ///     runs are being sent, with the thread ids (to inject faults); cancelled once every run
     ///     completed. A fault meant to land mid-load needs a load that lasts (a `rate`) and a
@@ -129,15 +131,22 @@ public struct LoadDriver: Sendable {
                             CommandMessage(id: "run-\(thread)", threadID: thread, body: .run(graph: graph, input: input(thread), config: nil, ifBusy: .reject))
                         }
                         if let rate, rate > 0 {
+                            // Enqueued at the pace, not sent one acknowledgement at a time: waiting
+                            // for each delivery report (about 12 ms apiece with librdkafka 2.0.2 and
+                            // `linger.ms` 1) held any rate above about 90 per second down to that.
                             let clock = ContinuousClock()
                             let interval = Duration.seconds(1 / rate)
+                            let deliveries = PendingDeliveries()
                             var next = clock.now
                             for command in commands {
-                                try await client.send(command)
+                                try deliveries.checkFailure()
+                                deliveries.add(1)
+                                client.enqueue([command]) { deliveries.finished($0) }
                                 progress?.sent(1)
                                 next += interval
                                 try await clock.sleep(until: next)
                             }
+                            try await deliveries.waitForAll()
                         } else {
                             try await client.send(commands)
                             progress?.sent(commands.count)
@@ -247,6 +256,60 @@ public final class LoadProgress: Sendable {
 
     func sent(_ count: Int) { sentCount.add(count, ordering: .relaxed) }
     func completed(count: Int) { completedCount.store(count, ordering: .relaxed) }
+}
+
+/// The deliveries of commands enqueued without waiting: how many are still unacknowledged, and
+/// the first failure.
+final class PendingDeliveries: Sendable {
+    private struct State {
+        var pending = 0
+        var failure: KafkaError?
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+    private let state = Mutex(State())
+
+    /// Counts `count` more commands handed to the producer.
+    func add(_ count: Int) { state.withLock { $0.pending += count } }
+
+    /// Records the outcomes of commands handed over earlier (on the producer's polling thread).
+    func finished(_ outcomes: [Result<DeliveryReport, KafkaError>]) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.pending -= outcomes.count
+            for case .failure(let error) in outcomes where state.failure == nil { state.failure = error }
+            guard state.pending == 0 || state.failure != nil, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(with: state.withLock { $0.failure }.map { .failure($0) } ?? .success(()))
+    }
+
+    /// Throws the first delivery failure so far, if any.
+    func checkFailure() throws {
+        if let failure = state.withLock({ $0.failure }) { throw failure }
+    }
+
+    /// Waits until every command handed over was acknowledged; throws the first failure, or
+    /// `CancellationError` when the task is cancelled (a load past its deadline).
+    func waitForAll() async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready: Result<Void, any Error>? = state.withLock { state in
+                    if let failure = state.failure { return .failure(failure) }
+                    if state.pending == 0 { return .success(()) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
 }
 
 /// Commands waiting to be sent in the next batch.
