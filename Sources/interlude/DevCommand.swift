@@ -127,7 +127,7 @@ struct DevCommand: AsyncParsableCommand {
         console.say("PostgreSQL: \(DevEnvironment.masked(database)) schema \(schema)")
         console.say("Settings written to .interlude/dev.env")
 
-        let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state)
+        let fleet = try WorkerFleet(count: workers, settings: settings, logDirectory: state) { console.say($0) }
         console.say("Started \(workers) worker processes (logs in .interlude/worker-N.log)")
         for (i, port) in fleet.httpPorts.enumerated() { console.say("worker \(i + 1) metrics: http://127.0.0.1:\(port)/metrics") }
         var reviewConsole: DevConsole?

@@ -108,27 +108,105 @@ enum DevEnvironment {
 }
 
 /// Worker processes started from this executable (`interlude worker`), stopped with SIGTERM.
+///
+/// A worker that stops on its own (a crash, an OOM kill, `kill -9` by hand) is reported on the
+/// console and started again with the same port and log, at most ``maxRestarts`` times each:
+/// meanwhile the other workers take over its partitions once its session times out.
 final class WorkerFleet: Sendable {
-    let children: [ChildProcess]
+    /// How many times one worker is started again after stopping on its own.
+    static let maxRestarts = 5
+
+    /// One worker's place in the fleet: its port and log stay, its process may be replaced.
+    private final class Slot: Sendable {
+        let number: Int
+        let port: Int
+        let log: String
+        let process: Mutex<ChildProcess>
+
+        init(number: Int, port: Int, log: String, process: ChildProcess) {
+            self.number = number
+            self.port = port
+            self.log = log
+            self.process = Mutex(process)
+        }
+    }
+
     /// Each worker's HTTP port (`/metrics`, `/healthz`, `/readyz` on 127.0.0.1).
     let httpPorts: [Int]
+    private let slots: [Slot]
+    private let executable: String
+    private let environment: [String: String]
+    private let stopping = Atomic(false)
+    private let supervisors = Mutex<[Task<Void, Never>]>([])
 
-    init(count: Int, settings: [String: String], logDirectory: URL) throws {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
+    /// Starts `count` workers and watches them; `report` gets a line for every worker that
+    /// stopped on its own and what was done about it.
+    init(count: Int, settings: [String: String], logDirectory: URL, report: @escaping @Sendable (String) -> Void) throws {
+        executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        environment = ProcessInfo.processInfo.environment.merging(settings) { _, new in new }
         let httpPorts = try (1...count).map { _ in try LocalPort.free() }
         self.httpPorts = httpPorts
-        var started: [ChildProcess] = []
+        var slots: [Slot] = []
         for i in 1...count {
-            let child = try ChildProcess(
-                executable: executable, arguments: ["worker"],
-                environment: environment.merging(["INTERLUDE_HTTP_ADDRESS": "127.0.0.1:\(httpPorts[i - 1])"]) { _, new in new },
-                output: logDirectory.appendingPathComponent("worker-\(i).log").path)
+            let log = logDirectory.appendingPathComponent("worker-\(i).log").path
+            let process = try Self.spawn(executable: executable, environment: environment, port: httpPorts[i - 1], log: log)
             // Registered at once, so a signal arriving while the others start stops this one too.
-            DevShutdown.shared.track(worker: child.pid)
-            started.append(child)
+            DevShutdown.shared.track(worker: process.pid)
+            slots.append(Slot(number: i, port: httpPorts[i - 1], log: log, process: process))
         }
-        children = started
+        self.slots = slots
+        supervisors.withLock { tasks in
+            tasks = slots.map { slot in Task { await self.supervise(slot, report: report) } }
+        }
+    }
+
+    /// The worker processes running now.
+    var children: [ChildProcess] { slots.map { $0.process.withLock { $0 } } }
+
+    private static func spawn(executable: String, environment: [String: String], port: Int, log: String) throws -> ChildProcess {
+        try ChildProcess(
+            executable: executable, arguments: ["worker"],
+            environment: environment.merging(["INTERLUDE_HTTP_ADDRESS": "127.0.0.1:\(port)"]) { _, new in new }, output: log)
+    }
+
+    /// Waits for the slot's worker to end; unless the fleet or `interlude dev` is stopping,
+    /// reports it and starts it again (up to ``maxRestarts`` times).
+    private func supervise(_ slot: Slot, report: @Sendable (String) -> Void) async {
+        var restarts = 0
+        while true {
+            let process = slot.process.withLock { $0 }
+            let status = await process.wait()
+            if stopping.load(ordering: .acquiring) || DevShutdown.shared.isStopping { return }
+            let how = status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
+            let log = ".interlude/worker-\(slot.number).log"
+            guard restarts < Self.maxRestarts else {
+                report("worker \(slot.number) (pid \(process.pid)) \(how); it is not started again after \(Self.maxRestarts) restarts, and the other workers take over its partitions (its log: \(log))")
+                return
+            }
+            restarts += 1
+            report("worker \(slot.number) (pid \(process.pid)) \(how); starting it again (restart \(restarts) of \(Self.maxRestarts); its log: \(log))")
+            try? await Task.sleep(for: .seconds(1))
+            // Under the slot's lock, so that stop() either sees the new process or stops this.
+            let restarted: Result<ChildProcess, any Error>? = slot.process.withLock { current in
+                guard !stopping.load(ordering: .acquiring), !DevShutdown.shared.isStopping else { return nil }
+                do {
+                    let next = try Self.spawn(executable: executable, environment: environment, port: slot.port, log: slot.log)
+                    DevShutdown.shared.replace(worker: current.pid, with: next.pid)
+                    current = next
+                    return .success(next)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch restarted {
+            case nil: return
+            case .failure(let error)?:
+                report("worker \(slot.number) could not be started again: \(error)")
+                return
+            case .success(let next)?:
+                report("worker \(slot.number) started again (pid \(next.pid))")
+            }
+        }
     }
 
     /// Waits until every worker's `/readyz` answers 200 (it joined the consumer group, its
@@ -162,10 +240,11 @@ final class WorkerFleet: Sendable {
         }
     }
 
-    /// SIGTERM to every worker, then waits for them to leave.
+    /// SIGTERM to every worker, then waits for them to leave (none is started again).
     func stop() async {
-        for child in children { child.terminate() }
-        for child in children { _ = await child.wait() }
+        stopping.store(true, ordering: .releasing)
+        for slot in slots { slot.process.withLock { $0.terminate() } }
+        for task in supervisors.withLock({ $0 }) { await task.value }
     }
 }
 
@@ -219,7 +298,7 @@ final class DevShutdown: Sendable {
             started.workers.append(pid)
             return (started.pidFile, started.workers)
         }
-        if let file { try? pids.map(String.init).joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8) }
+        Self.write(pids, to: file)
     }
 
     /// Names the pid file for the workers of this run, after stopping any worker an earlier
@@ -235,6 +314,24 @@ final class DevShutdown: Sendable {
         try? FileManager.default.removeItem(at: file)
         started.withLock { $0.pidFile = file }
         return stopped
+    }
+
+    /// Whether a signal is stopping everything (workers that end now were stopped by it).
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// A worker started again in place of one that ended: the pid file and the processes a
+    /// signal stops name the new one (the old pid may be reused by an unrelated process).
+    func replace(worker old: pid_t, with new: pid_t) {
+        let (file, pids) = started.withLock { started -> (URL?, [pid_t]) in
+            started.workers.removeAll { $0 == old }
+            started.workers.append(new)
+            return (started.pidFile, started.workers)
+        }
+        Self.write(pids, to: file)
+    }
+
+    private static func write(_ pids: [pid_t], to file: URL?) {
+        if let file { try? pids.map(String.init).joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8) }
     }
 
     /// The workers were stopped the ordinary way.

@@ -116,6 +116,29 @@ struct TerminalTests {
         }
     }
 
+    @Test("A worker that dies under interlude dev is reported and started again; the replacement is the one stopped at the end", .timeLimit(.minutes(5)))
+    func deadWorkerRestarted() async throws {
+        try await inSandbox { sandbox, _ in
+            let log = sandbox.folder.appendingPathComponent("dev.log")
+            let dev = try await serve(in: sandbox, log: log)
+            let before = sandbox.childPIDs()
+            let victim = try #require(before.first, "no worker pid recorded")
+            kill(victim, SIGKILL)
+            let restarted = await eventually(within: 30) { read(log).contains("worker 1 started again (pid ") }
+            let output = read(log)
+            #expect(restarted, "no restart reported; output:\n\(output)")
+            #expect(output.contains("worker 1 (pid \(victim)) was killed by signal 9; starting it again (restart 1 of 5; its log: .interlude/worker-1.log)"), "\(output)")
+            let replacement = output.firstMatch(of: /worker 1 started again \(pid ([0-9]+)\)/).flatMap { pid_t($0.1) }
+            #expect(replacement.map(isAlive) == true, "the replacement is not running")
+            #expect(replacement.map { sandbox.childPIDs().contains($0) } == true, "workers.pid does not name the replacement")
+            #expect(!sandbox.childPIDs().contains(victim), "workers.pid still names the dead worker")
+            kill(dev.pid, SIGTERM)
+            #expect(await exitStatus(of: dev, within: 60) == 128 + SIGTERM, "\(read(log))")
+            #expect(replacement.map(isAlive) != true, "the replacement outlived interlude dev")
+            #expect(interludeProcesses(in: sandbox.folder).isEmpty)
+        }
+    }
+
     @Test("A cluster and workers left by a killed interlude dev are found and stopped by the next one, which says so and drops the earlier run's schema", .timeLimit(.minutes(5)))
     func staleStack() async throws {
         try await inSandbox { sandbox, _ in
