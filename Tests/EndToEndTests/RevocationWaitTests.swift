@@ -19,18 +19,25 @@ import Testing
 struct RevocationWaitTests {
     static let threads = 24
 
-    @Test("a worker joins while another runs 30 s steps on every runs partition: each step ran once, and none the first worker had started ran on the newcomer")
+    @Test("a worker joins while another runs 24 s steps on every runs partition: each step ran once, and none the first worker had started ran on the newcomer")
     func joinDuringLongSteps() async throws {
         try await withSystem(partitions: 3, resumesPartitions: 1) { system in
-            let traffic = ProbeTraffic(system: system, prefix: "handover", count: Self.threads, edits: false, sleepMilliseconds: 30_000)
+            let traffic = ProbeTraffic(system: system, prefix: "handover", count: Self.threads, edits: false, sleepMilliseconds: 24_000)
             // Sent before the first worker starts, so each of its lanes usually takes its
             // partition's runs as one batch (a lane that takes the first run alone still has a
             // step in flight, which is all the test needs).
             try await traffic.sendRuns()
             let byPartition = try await system.threadsByRunsPartition()
             try #require(byPartition.count == 3, "every runs partition holds a run: \(byPartition)")
-            // The revocation may wait longer than a step takes: steps started ~9 s before the
-            // revocation kept it waiting 21 s, past the default 20 s.
+            // The revocation may wait longer than the default 20 s allows, so the first worker
+            // gets 120 s. The step's length is a compromise the mock cluster imposes. The
+            // revocation starts one join round (~9 s) after the steps, so it waits the rest of
+            // the step. The mock evicts a member whose revocation lasts past about 19-21 s (it
+            // logs "Unknown member"; the step then runs again on the newcomer as a lost
+            // partition's would): 30 s steps, a 21 s wait, failed 2 runs of 14. Without the
+            // wait, the newcomer gets the partition one round after the revocation (~18 s after
+            // the steps began), so a step must outlast that for the test to catch a missing
+            // wait. 24 s leaves about 4 s on either side.
             try system.startWorkers(1, extra: ["INTERLUDE_REVOKE_TIMEOUT": "120"])
             let inFlight = Mutex<Set<String>>([])
             let events = try await traffic.drive(seconds: 240, send: false, whileRunning: {
@@ -51,7 +58,7 @@ struct RevocationWaitTests {
             #expect(!busyHandedOver.isEmpty, "the newcomer was given a runs partition with a step in flight: given \(handedOver), in flight \(running.sorted())\n\(system.workerLogs())")
             let work = traffic.effectLines().filter { $0.node == "work" }
             let twice = traffic.runs(of: "work").filter { $0.value != 1 }
-            #expect(twice.isEmpty, "each run's work step ran once; ran more often: \(twice.sorted { $0.key < $1.key })")
+            #expect(twice.isEmpty, "each run's work step ran once; ran more often: \(twice.sorted { $0.key < $1.key })\n\(system.workerLogs())")
             let rerun = work.filter { running.contains($0.thread) && $0.pid != first }
             #expect(rerun.isEmpty, "no step the first worker (pid \(first)) had started ran on the newcomer (pid \(newcomer)): \(rerun.map(\.thread).sorted())")
             #expect(traffic.runs(of: "finish").count == Self.threads && traffic.runs(of: "finish").values.allSatisfy { $0 == 1 })
