@@ -34,7 +34,7 @@ struct RevocationWaitTests {
             // revocation starts one join round (~9 s) after the steps, so it waits the rest of
             // the step. The mock evicts a member whose revocation lasts past about 19-21 s (it
             // logs "Unknown member"; the step then runs again on the newcomer as a lost
-            // partition's would): 30 s steps, a 21 s wait, failed 2 runs of 14. Without the
+            // partition's would): 30 s steps, a 21 s wait, failed 2 runs of 15. Without the
             // wait, the newcomer gets the partition one round after the revocation (~18 s after
             // the steps began), so a step must outlast that for the test to catch a missing
             // wait. 24 s leaves about 4 s on either side.
