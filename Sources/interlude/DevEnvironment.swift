@@ -160,9 +160,6 @@ final class WorkerFleet: Sendable {
         }
     }
 
-    /// The worker processes running now.
-    var children: [ChildProcess] { slots.map { $0.process.withLock { $0 } } }
-
     private static func spawn(executable: String, environment: [String: String], port: Int, log: String) throws -> ChildProcess {
         try ChildProcess(
             executable: executable, arguments: ["worker"],
@@ -191,7 +188,7 @@ final class WorkerFleet: Sendable {
                 guard !stopping.load(ordering: .acquiring), !DevShutdown.shared.isStopping else { return nil }
                 do {
                     let next = try Self.spawn(executable: executable, environment: environment, port: slot.port, log: slot.log)
-                    DevShutdown.shared.replace(worker: current.pid, with: next.pid)
+                    DevShutdown.shared.track(worker: next.pid, replacing: current.pid)
                     current = next
                     return .success(next)
                 } catch {
@@ -292,13 +289,15 @@ final class DevShutdown: Sendable {
     }
 
     /// Remembers a child process (a worker or the review console) to stop, and writes the pid
-    /// file when one was named.
-    func track(worker pid: pid_t) {
+    /// file when one was named. `replacing` names a worker that ended and that `pid` was
+    /// started in place of: it is forgotten (its pid may be reused by an unrelated process).
+    func track(worker pid: pid_t, replacing old: pid_t? = nil) {
         let (file, pids) = started.withLock { started -> (URL?, [pid_t]) in
+            if let old { started.workers.removeAll { $0 == old } }
             started.workers.append(pid)
             return (started.pidFile, started.workers)
         }
-        Self.write(pids, to: file)
+        if let file { try? pids.map(String.init).joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8) }
     }
 
     /// Names the pid file for the workers of this run, after stopping any worker an earlier
@@ -318,21 +317,6 @@ final class DevShutdown: Sendable {
 
     /// Whether a signal is stopping everything (workers that end now were stopped by it).
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
-
-    /// A worker started again in place of one that ended: the pid file and the processes a
-    /// signal stops name the new one (the old pid may be reused by an unrelated process).
-    func replace(worker old: pid_t, with new: pid_t) {
-        let (file, pids) = started.withLock { started -> (URL?, [pid_t]) in
-            started.workers.removeAll { $0 == old }
-            started.workers.append(new)
-            return (started.pidFile, started.workers)
-        }
-        Self.write(pids, to: file)
-    }
-
-    private static func write(_ pids: [pid_t], to file: URL?) {
-        if let file { try? pids.map(String.init).joined(separator: "\n").appending("\n").write(to: file, atomically: true, encoding: .utf8) }
-    }
 
     /// The workers were stopped the ordinary way.
     func workersStopped() {
