@@ -103,13 +103,17 @@ extension PostgresCheckpointer {
         if let version = try rows.first?.decode(Int64.self, at: 1) { return version }
         let current = try await thread(commit.threadID)?.version ?? 0
         if current == commit.expectedVersion, !commit.extras.commands.isEmpty {
-            // The thread was where the writer expected: the ledger guard refused the commit.
-            var final = commit.extras.commands[0]
-            for command in commit.extras.commands where try await self.command(command.commandID)?.status.isFinal == true {
-                final = command
-                break
+            // The thread was where the writer expected: the ledger guard refused the commit (an
+            // entry already final, or held by another thread's or kind's command).
+            var blocking = commit.extras.commands[0]
+            for command in commit.extras.commands {
+                guard let existing = try await self.command(command.commandID) else { continue }
+                if existing.status.isFinal || !existing.isSameCommand(as: command) {
+                    blocking = existing
+                    break
+                }
             }
-            throw GraphError(.duplicateCommand, "command '\(final.commandID)' was already applied to thread '\(final.threadID)'")
+            throw GraphError(.duplicateCommand, "command '\(blocking.commandID)' was already applied to thread '\(blocking.threadID)'")
         }
         throw GraphError(
             .threadVersionConflict,

@@ -3,7 +3,8 @@
 extension PostgresCheckpointer.Statements {
     /// Commits to one or many threads in one statement (atomic, one round trip): each thread
     /// compares-and-sets its own version (UPDATE when the writer read a version, INSERT for a
-    /// new thread; neither when a command of its commit is already final in the ledger), and
+    /// new thread; neither when a command of its commit is already final in the ledger, or its id
+    /// belongs to another thread's or kind's entry), and
     /// every other row is written only for the threads that won. Ledger entries are inserted,
     /// or updated while `started`. Returns the winners and their new versions. Threads must be
     /// distinct; sorted input keeps row locks in one order. Arrays travel as `unnest`
@@ -16,8 +17,9 @@ extension PostgresCheckpointer.Statements {
                     AS i(thread_id, expected, head, status, failure_reason, graph_name, graph_version, at)
             ), final_commands AS (
                 SELECT DISTINCT c.thread_id
-                FROM unnest($47::text[], $48::text[]) AS c(command_id, thread_id)
-                JOIN command_ledger l ON l.command_id = c.command_id AND l.status <> 'started'
+                FROM unnest($47::text[], $48::text[], $49::text[]) AS c(command_id, thread_id, kind)
+                JOIN command_ledger l ON l.command_id = c.command_id
+                 AND (l.status <> 'started' OR l.thread_id <> c.thread_id OR l.kind <> c.kind)
             ), updated AS (
                 UPDATE threads t
                 SET version = t.version + 1, head = i.head, status = i.status, failure_reason = i.failure_reason,
@@ -91,6 +93,7 @@ extension PostgresCheckpointer.Statements {
                     status = EXCLUDED.status, outcome = EXCLUDED.outcome, thread_version = EXCLUDED.thread_version,
                     updated_at = now(), lease_until = NULL
                 WHERE command_ledger.status = 'started'
+                  AND command_ledger.thread_id = EXCLUDED.thread_id AND command_ledger.kind = EXCLUDED.kind
             ), new_outbox AS (
                 INSERT INTO outbox (id, topic, key, payload, headers)
                 SELECT o.id, o.topic, o.key, o.payload, o.headers

@@ -134,9 +134,9 @@ extension PostgresCheckpointer {
                 RETURNING l.command_id, l.thread_id, l.kind, l.status, l.outcome, l.attempts
                 """)
 
-        /// A command's final ledger entry (inserted, or replacing a `started` one) and its outbox
-        /// rows, only when the entry was written; returns 1 when it was, 0 when the entry was
-        /// already final.
+        /// A command's final ledger entry (inserted, or replacing a `started` one of the same
+        /// thread and kind) and its outbox rows, only when the entry was written; returns 1 when
+        /// it was, 0 when the entry was already final or belongs to another command.
         static let finishCommand = PostgresStatement(
             "checkpointer.finish_command",
             sql: """
@@ -146,6 +146,7 @@ extension PostgresCheckpointer {
                     ON CONFLICT (command_id) DO UPDATE SET
                         status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = now(), lease_until = NULL
                     WHERE command_ledger.status = 'started'
+                      AND command_ledger.thread_id = EXCLUDED.thread_id AND command_ledger.kind = EXCLUDED.kind
                     RETURNING 1
                 ), new_outbox AS (
                     INSERT INTO outbox (id, topic, key, payload, headers)

@@ -51,6 +51,34 @@ struct WorkerBookkeepingTests {
         #expect(outbox.contains("rejected-c2") && !outbox.contains("rejected-c2-again"))
     }
 
+    @Test("a ledger entry is never replaced by another thread's or kind's command with the same id: its commit and its finish write nothing", arguments: ["memory", "postgres"])
+    func ledgerEntryKeepsItsOwner(store kind: String) async throws {
+        let postgres = kind == "postgres" ? try await makeCheckpointer(schema: schema) : nil
+        defer { postgres?.close() }
+        let store: any WorkerStoreForTests = postgres ?? InMemoryCheckpointer()
+        _ = try await store.commit(first("owner", command: "c1", status: .started))
+        // Another thread's commit naming the same command id, as a worker would make it when
+        // it read the ledger before the owner's entry existed: refused, nothing of it written.
+        let error = await #expect(throws: GraphError.self) { try await store.commit(first("other", command: "c1", status: .applied)) }
+        #expect(error?.code == .duplicateCommand)
+        #expect(try await store.thread("other") == nil)
+        // Another kind on the owner's own thread: refused the same way.
+        let head = try #require(try await store.thread("owner")?.head)
+        let next = CheckpointID.next(after: head)
+        let resume = Fixtures.commit(
+            thread: "owner", expected: 1, checkpoints: [NewCheckpoint(checkpoint: Fixtures.checkpoint(next, parent: head, step: 1), blobs: [])],
+            extras: CommitExtras(commands: [CommandRecord(commandID: "c1", threadID: "owner", kind: "resume", status: .applied)]))
+        let kindError = await #expect(throws: GraphError.self) { try await store.commit(resume) }
+        #expect(kindError?.code == .duplicateCommand)
+        #expect(try await store.thread("owner")?.version == 1)
+        // Finishing another command under the id writes neither the entry nor its events.
+        #expect(try await store.finishCommand(CommandRecord(commandID: "c1", threadID: "other", kind: "run", status: .rejected, outcome: "x"), outbox: [
+            OutboxMessage(id: "rejected-other", topic: "events", key: "other", payload: Data("{}".utf8)),
+        ]) == false)
+        #expect(try await store.command("c1") == CommandRecord(commandID: "c1", threadID: "owner", kind: "run", status: .started))
+        #expect(try await store.unpublishedOutbox(limit: 10).map(\.id) == ["event-c1"])
+    }
+
     @Test("an outbox row whose id is already stored is dropped and the first one kept, in memory as in PostgreSQL", arguments: ["memory", "postgres"])
     func outboxIDsAreUnique(store kind: String) async throws {
         let postgres = kind == "postgres" ? try await makeCheckpointer(schema: schema) : nil
@@ -150,6 +178,8 @@ protocol WorkerStoreForTests: Sendable {
     func commit(_ commit: StepCommit) async throws -> Int64
     func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool
     func unpublishedOutbox(limit: Int) async throws -> [OutboxMessage]
+    func thread(_ threadID: String) async throws -> ThreadRecord?
+    func command(_ commandID: String) async throws -> CommandRecord?
 }
 
 extension InMemoryCheckpointer: WorkerStoreForTests {}

@@ -178,6 +178,52 @@ struct CommandLifecycleTests {
         #expect(try await store.thread("t1")?.version ?? 0 > version)
     }
 
+    @Test("a command id already used by another thread or another kind is dead-lettered as duplicate_id, alone or in a batch, and the command that owns the id is untouched", arguments: StoreKind.allCases)
+    func idUsedByAnotherCommand(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        _ = try await processor(store).process(run("t1", id: "run-1"), topic: topics.runs)
+        // ok-1 stops after its failure commit: its entry is `started`, owned by thread t1.
+        await #expect(throws: CancellationError.self) {
+            try await Task {
+                try await processor(store, failures: FailureBudget(1), hooks: crash(at: .afterFailureCommit)).process(approve("t1", id: "ok-1"), topic: topics.resumes)
+            }.value
+        }
+        let worker = try processor(store)
+        func expectClash(_ result: ProcessResult?, owner: String, _ what: String) {
+            guard case .deadLetter(let reason) = result else {
+                Issue.record("\(what): expected a duplicate_id dead letter, got \(String(describing: result))")
+                return
+            }
+            #expect(reason.code == "duplicate_id", "\(what)")
+            #expect(reason.detail.contains("thread '\(owner)'"), "\(what): \(reason.detail)")
+        }
+        // Another thread, the id of a command left part-way; another thread, the id of a final
+        // one; the same thread, the id of a command of another kind.
+        expectClash(try await worker.process(run("t2", id: "ok-1"), topic: topics.runs), owner: "t1", "a run of t2 with ok-1's id")
+        expectClash(try await worker.process(run("t2", id: "run-1"), topic: topics.runs), owner: "t1", "a run of t2 with run-1's id")
+        expectClash(try await worker.process(approve("t1", id: "run-1"), topic: topics.resumes), owner: "t1", "a resume of t1 with run-1's id")
+        let batched = await worker.processBatch([
+            CommandProcessor.BatchItem(command: run("t3", id: "ok-1"), topic: topics.runs),
+            CommandProcessor.BatchItem(command: run("t4", id: "run-1"), topic: topics.runs),
+        ])
+        for outcome in batched {
+            guard case .processed(let processed) = outcome else {
+                Issue.record("a batched command with a used id was not settled: \(outcome)")
+                continue
+            }
+            expectClash(processed.result, owner: "t1", "a batched run with a used id")
+        }
+        // Giving up the clashing command leaves the owner's entry and thread alone.
+        _ = await worker.abandon(run("t2", id: "ok-1"), reason: DeadLetterReason("duplicate_id", "test"))
+        let owner = try await store.command("ok-1")
+        #expect(owner?.threadID == "t1" && owner?.kind == "resume" && owner?.status == .started, "\(String(describing: owner))")
+        for thread in ["t2", "t3", "t4"] { #expect(try await store.thread(thread) == nil, "thread \(thread) was created") }
+        // The owner, redelivered, is still continued.
+        #expect(try await worker.process(approve("t1", id: "ok-1"), topic: topics.resumes) == .applied(.completed))
+        #expect(try await store.command("run-1")?.threadID == "t1")
+        #expect(try await store.command("run-1")?.kind == "run")
+    }
+
     @Test("a batch settles commands of different threads in one round trip each way; duplicates and refusals are left to the single path", arguments: StoreKind.allCases)
     func batch(_ kind: StoreKind) async throws {
         let store = try await kind.make()

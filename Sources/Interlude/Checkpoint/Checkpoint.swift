@@ -411,6 +411,13 @@ public struct CommandRecord: Sendable, Equatable, Codable {
         self.outcome = outcome
         self.attempts = attempts
     }
+
+    /// Whether `other`, an entry with the same id, records the same command: the same thread
+    /// and kind. A store never lets an entry of another thread or kind replace this one (the
+    /// id was reused by a different command).
+    public func isSameCommand(as other: CommandRecord) -> Bool {
+        threadID == other.threadID && kind == other.kind
+    }
 }
 
 /// Rows a caller (the worker) attaches to a commit so they land in the same transaction.
@@ -418,8 +425,9 @@ public struct CommitExtras: Sendable, Equatable {
     /// Events to publish after the commit.
     public var outbox: [OutboxMessage]
     /// Ledger entries this commit writes: a new command id is inserted; an entry that is
-    /// `started` is updated; a commit naming a command whose entry is already final fails
-    /// as a version conflict and writes nothing (the command was applied meanwhile).
+    /// `started` is updated; a commit naming a command whose entry is already final, or whose
+    /// id an entry of another thread or kind holds, fails as a version conflict and writes
+    /// nothing (the command was applied meanwhile, or its id is not its own).
     public var commands: [CommandRecord]
 
     /// Creates extras.

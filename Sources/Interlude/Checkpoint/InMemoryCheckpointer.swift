@@ -47,10 +47,14 @@ public final class InMemoryCheckpointer: Checkpointer {
             for row in rows where outboxIDs.insert(row.id).inserted { outbox.append(row) }
         }
 
-        /// Throws when a command of `commands` is already final: it was applied meanwhile.
+        /// Throws when a command of `commands` is already final (it was applied meanwhile) or
+        /// its id is held by another thread's or kind's entry (as PostgreSQL's commit refuses).
         func checkNotFinal(_ commands: [CommandRecord]) throws(GraphError) {
-            for command in commands where store(command.commandID)?.status.isFinal == true {
-                throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(command.threadID)'")
+            for command in commands {
+                guard let existing = store(command.commandID) else { continue }
+                if existing.status.isFinal || !existing.isSameCommand(as: command) {
+                    throw GraphError(.duplicateCommand, "command '\(command.commandID)' was already applied to thread '\(existing.threadID)'")
+                }
             }
         }
 
@@ -182,7 +186,7 @@ public final class InMemoryCheckpointer: Checkpointer {
     public func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool {
         let date = Date()
         return store.withLock { store in
-            if store.store(record.commandID)?.status.isFinal == true { return false }
+            if let existing = store.store(record.commandID), existing.status.isFinal || !existing.isSameCommand(as: record) { return false }
             store.write([record], at: date)
             store.appendOutbox(outbox)
             return true

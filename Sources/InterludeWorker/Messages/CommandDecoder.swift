@@ -4,7 +4,8 @@ import Interlude
 /// Why a message went to the dead-letter topic.
 public struct DeadLetterReason: Sendable, Equatable, CustomStringConvertible {
     /// A stable code (`oversized`, `undecodable`, `invalid_envelope`, `unsupported_schema_version`,
-    /// `unknown_type`, `wrong_topic`, `unknown_graph`, `storage_rejected`, `processing_failed`).
+    /// `unknown_type`, `wrong_topic`, `unknown_graph`, `duplicate_id`, `storage_rejected`,
+    /// `processing_failed`).
     public var code: String
     /// What was wrong and where, for the operator.
     public var detail: String

@@ -18,7 +18,8 @@ extension CommandProcessor {
 
     /// How one command of a batch ended.
     public enum BatchOutcome: Sendable {
-        /// Settled: applied, a duplicate, or misrouted (dead letter).
+        /// Settled: applied, a duplicate, or a dead letter (misrouted, or an id another command
+        /// already uses).
         case processed(Processed)
         /// Not settled by the batch: process it on its own with
         /// ``processCollecting(_:topic:)``, which re-reads its thread and handles retries,
@@ -60,7 +61,11 @@ extension CommandProcessor {
         for (k, i) in eligible.enumerated() {
             let (ledger, snapshot) = loaded[k]
             if let ledger {
-                if ledger.status.isFinal { outcomes[i] = .processed(Processed(result: .duplicate, outbox: [])) }
+                if let clash = idClash(items[i].command, ledger: ledger) {
+                    outcomes[i] = .processed(Processed(result: .deadLetter(clash), outbox: []))
+                } else if ledger.status.isFinal {
+                    outcomes[i] = .processed(Processed(result: .duplicate, outbox: []))
+                }
                 continue
             }
             if let run = prepare(items[i].command, index: i, snapshot: snapshot) { runs.append(run) }

@@ -10,7 +10,10 @@ extension CommandProcessor {
     public func abandon(_ command: CommandMessage, reason: DeadLetterReason) async -> [OutboxMessage] {
         let staging = OutboxStaging()
         do {
-            if try await store.command(command.id)?.status == .started,
+            let entry = try await store.command(command.id)
+            // The entry of another command that uses the same id is not this command's to end.
+            if let entry, idClash(command, ledger: entry) != nil { return [] }
+            if entry?.status == .started,
                 try await park(command.ref, reason: "dead-lettered (\(reason.code)): \(reason.detail)", staging: staging)
             {
                 return staging.rows

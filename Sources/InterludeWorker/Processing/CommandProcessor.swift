@@ -119,6 +119,7 @@ public struct CommandProcessor: Sendable {
         var ledger = try await store.command(command.id)
         var lastConflict: GraphError?
         for _ in 0..<5 {
+            if let ledger, let clash = idClash(command, ledger: ledger) { return .deadLetter(clash) }
             if let ledger, ledger.status.isFinal { return .duplicate }
             do {
                 return try await apply(command, continuing: ledger != nil, staging: staging)
@@ -219,6 +220,19 @@ public struct CommandProcessor: Sendable {
         if let metadata = options.metadata { config.metadata.merge(metadata) { _, new in new } }
         config.interruptBefore = options.interruptBefore
         config.interruptAfter = options.interruptAfter
+    }
+
+    /// Why `command` cannot be the command whose ledger entry holds its id: an entry of another
+    /// thread or another kind belongs to a different command that reused the id, not to an
+    /// earlier delivery of this one. `nil` when the entry is this command's own.
+    ///
+    /// Such a command is dead-lettered: skipping it as a duplicate would lose it without a
+    /// word, and continuing it would write into the other command's entry.
+    func idClash(_ command: CommandMessage, ledger: CommandRecord) -> DeadLetterReason? {
+        guard ledger.threadID != command.threadID || ledger.kind != command.type else { return nil }
+        return DeadLetterReason(
+            "duplicate_id",
+            "command id '\(command.id)' is already used by a '\(ledger.kind)' command of thread '\(ledger.threadID)', so this '\(command.type)' command of thread '\(command.threadID)' was not applied; command ids must be unique: send it again with a new id")
     }
 
     func unknownGraph(_ name: String) -> DeadLetterReason {

@@ -92,6 +92,7 @@ DEAD_LETTER_REASONS: Mapping[str, str] = {
     "unknown_type": "type is not run, resume, update_state or cancel",
     "wrong_topic": "the command was sent to the wrong topic (resume goes to resumes, the others to runs)",
     "unknown_graph": "a run named a graph no worker registers; check the graph name",
+    "duplicate_id": "the command's id is already used by a command of another thread or kind; ids must be unique: send it again with a new id",
     "storage_rejected": "PostgreSQL refused the command's data (for example a too long id); the detail says why",
     "processing_failed": "the command failed in a way a retry cannot fix; the detail says why",
 }
