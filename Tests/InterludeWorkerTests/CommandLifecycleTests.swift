@@ -224,6 +224,29 @@ struct CommandLifecycleTests {
         #expect(try await store.command("run-1")?.kind == "run")
     }
 
+    @Test("two commands of one thread in one batch (keys that differ but share a partition): the first is applied, the second is left to the single path", arguments: StoreKind.allCases)
+    func batchWithOneThreadTwice(_ kind: StoreKind) async throws {
+        let store = try await kind.make()
+        let worker = try processor(store)
+        _ = try await worker.process(run("t1", id: "run-1"), topic: topics.runs)
+        let no = CommandMessage(id: "no-1", threadID: "t1", body: .resume(value: ["approved": false], values: nil, checkpointID: nil))
+        let outcomes = await worker.processBatch([
+            CommandProcessor.BatchItem(command: approve("t1", id: "yes-1"), topic: topics.resumes),
+            CommandProcessor.BatchItem(command: no, topic: topics.resumes),
+        ])
+        guard case .processed(let first) = outcomes[0], first.result == .applied(.completed), case .alone = outcomes[1] else {
+            Issue.record("expected the first applied and the second left alone, got \(outcomes)")
+            return
+        }
+        // Its commit lost to the first one's: nothing of it was written, and on its own it
+        // sees the question already answered.
+        #expect(try await store.command("no-1") == nil)
+        #expect(try await worker.process(no, topic: topics.resumes) == .rejected("no_pending_interrupt"))
+        let types = try await events(store).compactMap { $0["type"]?.stringValue }
+        #expect(types.filter { $0 == "completed" }.count == 1)
+        #expect(types.filter { $0 == "rejected" }.count == 1)
+    }
+
     @Test("a batch settles commands of different threads in one round trip each way; duplicates and refusals are left to the single path", arguments: StoreKind.allCases)
     func batch(_ kind: StoreKind) async throws {
         let store = try await kind.make()
