@@ -135,4 +135,24 @@ struct BreakpointTests {
         #expect(again.values.v == ["n1", "n1"])
         #expect(counter["n2"] == 0)
     }
+
+    @Test("D6 a run-time breakpoint on a node the graph does not have, or a recursion limit below 1, is refused before anything is written", arguments: Backend.allCases)
+    func d6(backend: Backend) async throws {
+        let counter = RunCounter()
+        let h = try await Harness<ListState>(backend) { addChain(&$0, ["n1", "n2"], counter) }
+        let thread = newThread()
+        for (config, code, message) in [
+            (RunConfig(interruptBefore: ["n2", "nope"]), GraphError.Code.unknownNode, "interruptBefore names 'nope'"),
+            (RunConfig(interruptAfter: ["N1"]), .unknownNode, "interruptAfter names 'N1'"),
+            (RunConfig(recursionLimit: 0), .recursionLimit, "recursion limit 0 allows no superstep"),
+        ] {
+            let error = await #expect(throws: GraphError.self) { try await h.app.invoke(ListState(), thread: thread, config: config) }
+            #expect(error?.code == code)
+            #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        }
+        #expect(counter["n1"] == 0)
+        #expect(try await h.app.getState(thread: thread) == nil)
+        // '*' and the graph's own names are accepted.
+        #expect(try await h.app.invoke(ListState(), thread: thread, config: RunConfig(interruptBefore: ["*"], interruptAfter: ["n2"])).next == ["n1"])
+    }
 }

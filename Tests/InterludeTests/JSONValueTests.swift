@@ -24,6 +24,39 @@ struct JSONValueTests {
         #expect(throws: GraphError.self) { try JSONValue(json: Data(text.utf8)) }
     }
 
+    @Test("a refusal says what is wrong and at which byte", arguments: [
+        (#"{"a":1e400}"#, "the number 1e400 is beyond the range of a 64-bit float at byte 5"),
+        (#"{"a":-1e400}"#, "the number -1e400 is beyond the range of a 64-bit float at byte 5"),
+        (#"{"a":"x\ud800y"}"#, #"an unpaired surrogate \uD800 in a string (a high surrogate \uD800-\uDBFF must be followed by a low one \uDC00-\uDFFF) at byte 7"#),
+        (#"["\udc00"]"#, #"an unpaired surrogate \uDC00 in a string (a high surrogate \uD800-\uDBFF must be followed by a low one \uDC00-\uDFFF) at byte 2"#),
+        (String(repeating: "[", count: 600) + String(repeating: "]", count: 600), "arrays and objects nested deeper than 512 levels at byte 512"),
+        (#"{"a":1,}"#, "expected a member name (a string in double quotes) at byte 7"),
+        (#"{"a" 1}"#, #"expected ':' after the member name "a" at byte 5"#),
+        (#"{"a":1 "b":2}"#, #"expected ',' or '}' after the member "a" at byte 7"#),
+        ("[1 2]", "expected ',' or ']' after an array element at byte 3"),
+        ("[1,", "the text ends where a value was expected at byte 3"),
+        (#"{"a":tru}"#, "not a JSON value (expected null, true, false, a number, a string, an array or an object) at byte 5"),
+        ("01", "a number with a leading zero at byte 0"),
+        (#""bad \x""#, #"an invalid escape '\x' in a string at byte 5"#),
+        ("\"a\u{07}b\"", "an unescaped control character (byte 0x7) in a string; write it as a \\u escape at byte 2"),
+        (#"{"a":"open"#, "the text ends inside the string starting at byte 5"),
+        ("[1] 2", "text after the JSON value at byte 4"),
+    ])
+    func diagnosed(text: String, problem: String) {
+        guard case .failure(let error) = JSONValue.parsing(Data(text.utf8)) else {
+            Issue.record("\(text) was accepted")
+            return
+        }
+        #expect(error.description == problem)
+        #expect((try? JSONValue(json: Data(text.utf8))) == nil)
+    }
+
+    @Test("invalid UTF-8 is placed at the string that holds it")
+    func invalidUTF8Placed() {
+        let bytes: [UInt8] = Array(#"{"k":"#.utf8) + [0x22, 0x61, 0xFF, 0x22, 0x7D]
+        #expect(JSONValue.parsing(Data(bytes)) == .failure(JSONSyntaxError(offset: 5, problem: "invalid UTF-8 in the string starting")))
+    }
+
     @Test("strings that are not valid UTF-8 are refused, with or without escapes before the bad bytes", arguments: [
         [0xFF], [0xC3, 0x28], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98], [0xF4, 0x90, 0x80, 0x80],
         [0x5C, 0x6E, 0xFF], [0x5C, 0x6E, 0xF0, 0x9F, 0x98],

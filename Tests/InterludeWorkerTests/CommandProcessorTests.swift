@@ -143,6 +143,16 @@ struct CommandProcessorTests {
         }
     }
 
+    @Test("a run whose breakpoints name a node the graph does not have is rejected as unknown_node, naming the nodes, before the thread exists")
+    func unknownBreakpoint() async throws {
+        let processor = try processor()
+        let command = CommandMessage(id: "bp", threadID: "t1", body: .run(graph: "approval", input: ["draft": "Ann"], config: CommandConfig(interruptBefore: ["reveiw"]), ifBusy: .reject))
+        #expect(try await processor.process(command, topic: topics.runs) == .rejected("unknown_node"))
+        let rejected = try await outbox().first { $0["type"] == "rejected" }
+        #expect(rejected?["message"]?.stringValue?.contains("interruptBefore names 'reveiw', which graph 'approval' does not have; its nodes:") == true)
+        #expect(try await checkpointer.thread("t1") == nil)
+    }
+
     @Test("a node that keeps failing is retried, then parked with a failed event")
     func parked() async throws {
         let processor = try processor(failures: FailureBudget(10))

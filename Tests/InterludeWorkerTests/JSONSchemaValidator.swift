@@ -9,7 +9,7 @@ import InterludeWorker
 struct JSONSchemaValidator {
     static let known: Set<String> = [
         "$schema", "$id", "title", "description", "type", "const", "enum", "required", "properties",
-        "additionalProperties", "items", "minLength", "minimum", "pattern", "format", "contentEncoding",
+        "additionalProperties", "items", "minLength", "minimum", "maximum", "pattern", "format", "contentEncoding",
     ]
 
     let schema: JSONValue
@@ -52,6 +52,9 @@ struct JSONSchemaValidator {
         }
         if let number = value.numberValue, let min = rules["minimum"]?.numberValue, number < min {
             errors.append("\(path): \(number) is below \(min)")
+        }
+        if let number = value.numberValue, let max = rules["maximum"]?.numberValue, number > max {
+            errors.append("\(path): \(number) is above \(max)")
         }
         return errors
     }

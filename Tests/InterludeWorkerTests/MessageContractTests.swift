@@ -114,6 +114,33 @@ struct MessageContractTests {
         }
         #expect(code("not json") == "undecodable")
         #expect(code("[1]") == "undecodable")
+        func detail(_ text: String) -> String? {
+            if case .failure(let reason) = CommandDecoder().decode(Array(text.utf8)) { return reason.detail }
+            return nil
+        }
+        #expect(detail(#"{"type":"run","input":{"n":1e999}}"#) == "the message is not valid JSON: the number 1e999 is beyond the range of a 64-bit float at byte 27; send a JSON object in UTF-8")
+        #expect(detail("[1]") == "the message is JSON but not an object (it is an array); send a JSON object")
+        let run = #"{"type":"run","schema_version":1,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"g","config":"#
+        for (config, expected) in [
+            ("-1", "field 'config' must be an object, not a number"),
+            (#"{"recursion_limit":-1}"#, "field 'config.recursion_limit' must be a whole number from 1 to 2147483647, not -1; leave it out for the worker's default"),
+            (#"{"recursion_limit":0}"#, "field 'config.recursion_limit' must be a whole number from 1 to 2147483647, not 0; leave it out for the worker's default"),
+            (#"{"recursion_limit":1e20}"#, "field 'config.recursion_limit' must be a whole number from 1 to 2147483647, not 1e+20; leave it out for the worker's default"),
+            (#"{"recursion_limit":2.5}"#, "field 'config.recursion_limit' must be a whole number from 1 to 2147483647, not 2.5; leave it out for the worker's default"),
+            (#"{"recursion_limit":"9"}"#, #"field 'config.recursion_limit' must be a whole number from 1 to 2147483647, not "9"; leave it out for the worker's default"#),
+            (#"{"metadata":[1]}"#, "field 'config.metadata' must be an object, not an array"),
+            (#"{"interrupt_before":"review"}"#, #"field 'config.interrupt_before' must be a list of node names (strings), like ["review"], or ["*"] for every node"#),
+            (#"{"interrupt_after":["review",2]}"#, #"field 'config.interrupt_after' must be a list of node names (strings), like ["review"], or ["*"] for every node"#),
+        ] {
+            #expect(detail(run + config + "}") == expected, "config \(config)")
+        }
+        guard case .success(let decoded) = CommandDecoder().decode(Array((run + #"{"recursion_limit":7,"metadata":{"user":"ana"},"interrupt_after":["review"],"later":true}}"#).utf8)),
+            case .run(_, _, let config, _) = decoded.body
+        else {
+            Issue.record("a valid config was refused")
+            return
+        }
+        #expect(config == CommandConfig(recursionLimit: 7, metadata: ["user": "ana"], interruptBefore: nil, interruptAfter: ["review"]))
         #expect(code(#"{"type":"run","schema_version":2,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z","graph":"g"}"#) == "unsupported_schema_version")
         #expect(code(#"{"type":"explode","schema_version":1,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#) == "unknown_type")
         #expect(code(#"{"type":"resume","schema_version":1,"id":"a","thread_id":"t","created_at":"2026-01-01T00:00:00Z"}"#) == "invalid_envelope")

@@ -86,6 +86,7 @@ final class Run<State: GraphState> {
     // MARK: Start
 
     private func begin() async throws -> [GraphEvent<State>] {
+        try graph.check(config)
         if checkpointer != nil, threadID == nil {
             throw GraphError(.threadIDRequired, "this graph has a checkpointer, so every call needs a thread id: pass thread: \"<id>\"")
         }

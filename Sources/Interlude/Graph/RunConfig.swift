@@ -118,3 +118,20 @@ public enum GraphEvent<State: GraphState>: Sendable {
     /// The invocation ended.
     case finished(RunResult<State>)
 }
+
+extension CompiledGraph {
+    /// Refuses a configuration no run can honour, before anything is read or written: a
+    /// recursion limit below 1, or a breakpoint on a node this graph does not have (a mistyped
+    /// name would otherwise skip the pause it was meant to make, as `compile()` refuses too).
+    /// - Throws: ``GraphError`` `.recursionLimit` or `.unknownNode`, naming what to change.
+    func check(_ config: RunConfig) throws(GraphError) {
+        guard config.recursionLimit >= 1 else {
+            throw GraphError(.recursionLimit, "recursion limit \(config.recursionLimit) allows no superstep; it must be 1 or more (default 25)")
+        }
+        for (field, names) in [("interruptBefore", config.interruptBefore), ("interruptAfter", config.interruptAfter)] {
+            for name in names ?? [] where name != "*" && !nodeNames.contains(name) {
+                throw GraphError(.unknownNode, "\(field) names '\(name)', which graph '\(identity.name)' does not have; its nodes: \(nodeNames.joined(separator: ", ")), or '*' for all")
+            }
+        }
+    }
+}

@@ -78,20 +78,43 @@ extension JSONValue {
 
     /// Parses JSON text; `nil` when it is not exactly one valid JSON value.
     static func parse(_ data: Data) -> JSONValue? {
-        data.withUnsafeBytes { raw -> JSONValue? in
+        if case .success(let value) = parsing(data) { return value }
+        return nil
+    }
+
+    /// Parses JSON text, or says what is wrong with it and at which byte (the first problem
+    /// met): a number beyond a 64-bit float, an unpaired surrogate escape, invalid UTF-8 and
+    /// nesting deeper than ``maxDepth`` are refused as well as what the grammar forbids.
+    public static func parsing(_ data: Data) -> Result<JSONValue, JSONSyntaxError> {
+        data.withUnsafeBytes { raw -> Result<JSONValue, JSONSyntaxError> in
             var parser = Parser(bytes: raw.bindMemory(to: UInt8.self))
-            guard let value = parser.value(depth: 0) else { return nil }
+            guard let value = parser.value(depth: 0) else {
+                return .failure(parser.failure ?? JSONSyntaxError(offset: parser.position, problem: "not valid JSON"))
+            }
             parser.skipSpace()
-            guard parser.position == parser.bytes.count else { return nil }
-            return value
+            guard parser.position == parser.bytes.count else {
+                return .failure(JSONSyntaxError(offset: parser.position, problem: "text after the JSON value"))
+            }
+            return .success(value)
         }
     }
+
+    /// The deepest nesting of arrays and objects the reader accepts.
+    public static let maxDepth = 512
 
     private struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var position = 0
+        /// The first problem met; the functions that meet one return `nil` after recording it.
+        var failure: JSONSyntaxError?
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+        /// Records `problem` at `offset` (default: the current position) and returns `nil`.
+        mutating func fail<T>(_ problem: String, at offset: Int? = nil) -> T? {
+            if failure == nil { failure = JSONSyntaxError(offset: offset ?? position, problem: problem) }
+            return nil
+        }
 
         mutating func skipSpace() {
             while position < bytes.count {
@@ -104,16 +127,18 @@ extension JSONValue {
 
         mutating func literal(_ text: StaticString, _ value: JSONValue) -> JSONValue? {
             let count = text.utf8CodeUnitCount
-            guard position + count <= bytes.count else { return nil }
-            for i in 0..<count where bytes[position + i] != text.utf8Start[i] { return nil }
+            guard position + count <= bytes.count else { return fail(Self.notAValue) }
+            for i in 0..<count where bytes[position + i] != text.utf8Start[i] { return fail(Self.notAValue) }
             position += count
             return value
         }
 
+        static let notAValue = "not a JSON value (expected null, true, false, a number, a string, an array or an object)"
+
         mutating func value(depth: Int) -> JSONValue? {
-            guard depth < 512 else { return nil }
+            guard depth < JSONValue.maxDepth else { return fail("arrays and objects nested deeper than \(JSONValue.maxDepth) levels") }
             skipSpace()
-            guard position < bytes.count else { return nil }
+            guard position < bytes.count else { return fail("the text ends where a value was expected") }
             switch bytes[position] {
             case UInt8(ascii: "n"): return literal("null", .null)
             case UInt8(ascii: "t"): return literal("true", .bool(true))
@@ -128,10 +153,10 @@ extension JSONValue {
                     guard let element = value(depth: depth + 1) else { return nil }
                     elements.append(element)
                     skipSpace()
-                    guard position < bytes.count else { return nil }
+                    guard position < bytes.count else { return fail("the text ends inside an array") }
                     if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
                     if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
-                    return nil
+                    return fail("expected ',' or ']' after an array element")
                 }
             case UInt8(ascii: "{"):
                 position += 1
@@ -140,17 +165,19 @@ extension JSONValue {
                 if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
                 while true {
                     skipSpace()
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let key = string() else { return nil }
+                    guard position < bytes.count else { return fail("the text ends inside an object") }
+                    guard bytes[position] == UInt8(ascii: "\"") else { return fail("expected a member name (a string in double quotes)") }
+                    guard let key = string() else { return nil }
                     skipSpace()
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return nil }
+                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { return fail("expected ':' after the member name \"\(key.prefix(40))\"") }
                     position += 1
                     guard let member = value(depth: depth + 1) else { return nil }
                     members[key] = member
                     skipSpace()
-                    guard position < bytes.count else { return nil }
+                    guard position < bytes.count else { return fail("the text ends inside an object") }
                     if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
                     if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
-                    return nil
+                    return fail("expected ',' or '}' after the member \"\(key.prefix(40))\"")
                 }
             default:
                 return number()
@@ -162,23 +189,27 @@ extension JSONValue {
             if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
             let digitsStart = position
             while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
-            guard position > digitsStart else { return nil }
-            if bytes[digitsStart] == UInt8(ascii: "0"), position - digitsStart > 1 { return nil }
+            guard position > digitsStart else { return fail(Self.notAValue, at: start) }
+            if bytes[digitsStart] == UInt8(ascii: "0"), position - digitsStart > 1 { return fail("a number with a leading zero", at: start) }
             if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
                 position += 1
                 let fraction = position
                 while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
-                guard position > fraction else { return nil }
+                guard position > fraction else { return fail("a number with no digit after its '.'", at: start) }
             }
             if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
                 position += 1
                 if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
                 let exponent = position
                 while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
-                guard position > exponent else { return nil }
+                guard position > exponent else { return fail("a number with no digit in its exponent", at: start) }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-            return Double(text).map(JSONValue.number)
+            // Double("1e400") is infinity: a number no JSON value can hold, so it is refused.
+            guard let number = Double(text), number.isFinite else {
+                return fail("the number \(text.prefix(40)) is beyond the range of a 64-bit float", at: start)
+            }
+            return .number(number)
         }
 
         mutating func hexValue(_ count: Int) -> UInt32? {
@@ -210,12 +241,15 @@ extension JSONValue {
         }
 
         mutating func string() -> String? {
+            let start = position
             position += 1  // opening quote
             // Most strings have no escape: take their bytes at once.
             var end = position
             while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
             if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-                let text = Self.validUTF8(UnsafeBufferPointer(rebasing: bytes[position..<end]))
+                guard let text = Self.validUTF8(UnsafeBufferPointer(rebasing: bytes[position..<end])) else {
+                    return fail("invalid UTF-8 in the string starting", at: start)
+                }
                 position = end + 1
                 return text
             }
@@ -225,9 +259,12 @@ extension JSONValue {
                 position += 1
                 switch c {
                 case UInt8(ascii: "\""):
-                    return out.withUnsafeBufferPointer(Self.validUTF8)
+                    guard let text = out.withUnsafeBufferPointer(Self.validUTF8) else {
+                        return fail("invalid UTF-8 in the string starting", at: start)
+                    }
+                    return text
                 case UInt8(ascii: "\\"):
-                    guard position < bytes.count else { return nil }
+                    guard position < bytes.count else { return fail("the text ends inside a string") }
                     let escape = bytes[position]
                     position += 1
                     switch escape {
@@ -238,24 +275,51 @@ extension JSONValue {
                     case UInt8(ascii: "r"): out.append(0x0D)
                     case UInt8(ascii: "t"): out.append(0x09)
                     case UInt8(ascii: "u"):
-                        guard var scalar = hexValue(4) else { return nil }
+                        let escapeAt = position - 2
+                        guard var scalar = hexValue(4) else { return fail("a \\u escape without 4 hex digits", at: escapeAt) }
                         if (0xD800...0xDBFF).contains(scalar) {
-                            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else { return nil }
+                            let high = scalar
+                            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+                                return fail(Self.unpaired(high), at: escapeAt)
+                            }
                             position += 2
-                            guard let low = hexValue(4), (0xDC00...0xDFFF).contains(low) else { return nil }
+                            guard let low = hexValue(4), (0xDC00...0xDFFF).contains(low) else { return fail(Self.unpaired(high), at: escapeAt) }
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                         }
-                        guard let unicode = Unicode.Scalar(scalar) else { return nil }
+                        guard let unicode = Unicode.Scalar(scalar) else { return fail(Self.unpaired(scalar), at: escapeAt) }
                         out.append(contentsOf: Array(String(Character(unicode)).utf8))
-                    default: return nil
+                    default:
+                        return fail("an invalid escape '\\\(Unicode.Scalar(escape).escaped(asASCII: true))' in a string", at: position - 2)
                     }
                 case 0..<0x20:
-                    return nil
+                    return fail("an unescaped control character (byte 0x\(String(c, radix: 16, uppercase: true))) in a string; write it as a \\u escape", at: position - 1)
                 default:
                     out.append(c)
                 }
             }
-            return nil
+            return fail("the text ends inside the string starting", at: start)
+        }
+
+        /// The problem of a surrogate `\\u` escape that is not half of a pair.
+        static func unpaired(_ scalar: UInt32) -> String {
+            "an unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true)) in a string (a high surrogate \\uD800-\\uDBFF must be followed by a low one \\uDC00-\\uDFFF)"
         }
     }
+}
+
+/// What is wrong with a JSON text and where: the problem and its byte offset.
+public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The byte offset (from 0) where the problem was met.
+    public var offset: Int
+    /// What is wrong, in words.
+    public var problem: String
+
+    /// Creates an error.
+    public init(offset: Int, problem: String) {
+        self.offset = offset
+        self.problem = problem
+    }
+
+    /// `"<problem> at byte <offset>"`.
+    public var description: String { "\(problem) at byte \(offset)" }
 }

@@ -58,11 +58,25 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// Parses JSON text.
+    /// - Throws: ``GraphError`` `.decodingFailed` saying what is wrong and at which byte.
     public init(json data: Data) throws {
-        guard let value = Self.parse(data) else {
-            throw GraphError(.decodingFailed, "not valid JSON (\(data.count) bytes)")
+        switch Self.parsing(data) {
+        case .success(let value): self = value
+        case .failure(let error): throw GraphError(.decodingFailed, "not valid JSON (\(data.count) bytes): \(error)")
         }
-        self = value
+    }
+
+    /// What kind of value this is, with its article, for error messages: `"an object"`,
+    /// `"an array"`, `"a string"`, `"a number"`, `"a boolean"` or `"null"`.
+    public var kindName: String {
+        switch self {
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
+        }
     }
 
     /// The compact JSON text of this value, with sorted keys.

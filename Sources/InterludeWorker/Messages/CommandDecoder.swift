@@ -37,8 +37,13 @@ public struct CommandDecoder: Sendable {
         guard bytes.count <= maxBytes else {
             return .failure(DeadLetterReason("oversized", "message is \(bytes.count) bytes; the limit is \(maxBytes)"))
         }
-        guard let json = try? JSONValue(json: Data(bytes)), let object = json.objectValue else {
-            return .failure(DeadLetterReason("undecodable", "the message is not a JSON object"))
+        let json: JSONValue
+        switch JSONValue.parsing(Data(bytes)) {
+        case .success(let value): json = value
+        case .failure(let error): return .failure(DeadLetterReason("undecodable", "the message is not valid JSON: \(error); send a JSON object in UTF-8"))
+        }
+        guard let object = json.objectValue else {
+            return .failure(DeadLetterReason("undecodable", "the message is JSON but not an object (it is \(json.kindName)); send a JSON object"))
         }
         if let path = Self.pathOfNUL(in: json, at: "") {
             // PostgreSQL refuses NUL in text and jsonb: such a command could never be stored.
@@ -89,6 +94,40 @@ public struct CommandDecoder: Sendable {
         }
     }
 
+    /// A run's `config`, field by field, so a refusal names the field and the rule: a
+    /// recursion limit that is not a whole number from 1 to `Int32.max`, metadata that is not
+    /// an object, breakpoints that are not lists of node names. Unknown members are ignored.
+    static func config(_ raw: JSONValue) throws -> CommandConfig {
+        guard let members = raw.objectValue else {
+            throw DeadLetterReason("invalid_envelope", "field 'config' must be an object, not \(raw.kindName)")
+        }
+        var config = CommandConfig()
+        if let limit = members["recursion_limit"], !limit.isNull {
+            guard let number = limit.numberValue, number.rounded() == number, number >= 1, number <= Double(Int32.max) else {
+                throw DeadLetterReason("invalid_envelope", "field 'config.recursion_limit' must be a whole number from 1 to \(Int32.max), not \(limit); leave it out for the worker's default")
+            }
+            config.recursionLimit = Int(number)
+        }
+        if let metadata = members["metadata"], !metadata.isNull {
+            guard let object = metadata.objectValue else {
+                throw DeadLetterReason("invalid_envelope", "field 'config.metadata' must be an object, not \(metadata.kindName)")
+            }
+            config.metadata = object
+        }
+        func nodes(_ key: String) throws -> [String]? {
+            guard let value = members[key], !value.isNull else { return nil }
+            let items = value.arrayValue ?? []
+            let names = items.compactMap(\.stringValue)
+            guard value.arrayValue != nil, names.count == items.count else {
+                throw DeadLetterReason("invalid_envelope", "field 'config.\(key)' must be a list of node names (strings), like [\"review\"], or [\"*\"] for every node")
+            }
+            return names
+        }
+        config.interruptBefore = try nodes("interrupt_before")
+        config.interruptAfter = try nodes("interrupt_after")
+        return config
+    }
+
     private func decode(_ object: [String: JSONValue]) throws -> CommandMessage {
         func string(_ key: String, required: Bool = true) throws -> String? {
             guard let value = object[key], !value.isNull else {
@@ -134,12 +173,7 @@ public struct CommandDecoder: Sendable {
         case "run":
             let graph = try string("graph")!
             let input = try objectField("input") ?? [:]
-            var config: CommandConfig?
-            if let raw = object["config"], !raw.isNull {
-                do { config = try raw.decode(CommandConfig.self) } catch {
-                    throw DeadLetterReason("invalid_envelope", "field 'config' has the wrong shape: \(error)")
-                }
-            }
+            let config = try object["config"].flatMap { $0.isNull ? nil : try Self.config($0) }
             let ifBusyText = try string("if_busy", required: false) ?? IfBusy.reject.rawValue
             guard let ifBusy = IfBusy(rawValue: ifBusyText) else {
                 throw DeadLetterReason("invalid_envelope", "field 'if_busy' must be 'reject' or 'restart', not '\(ifBusyText)'")
