@@ -6,7 +6,8 @@ extension PostgresCheckpointer {
     ///
     /// - Throws: `GraphError` `.threadVersionConflict` when `expectedVersion` is not the stored
     ///   version (0 and the thread exists, or the thread moved on); `.duplicateCommand` when a
-    ///   command of the commit is already final in the ledger. Either way nothing was written.
+    ///   command of the commit is already final in the ledger, or its id is held by another
+    ///   thread's or kind's entry. Either way nothing was written.
     public func commit(_ commit: StepCommit) async throws -> Int64 {
         let parameters = try Self.parameters(of: [commit])
         let rows: PostgresRows = try await storage("commit to thread '\(commit.threadID)'") {
@@ -92,7 +93,12 @@ extension PostgresCheckpointer {
             case .success(let rows):
                 do { outcomes.append(.success(try await version(of: rows, commit))) } catch { outcomes.append(.failure(error)) }
             case .failure(let error):
-                outcomes.append(.failure(GraphError(.storage, "PostgreSQL could not commit to thread '\(commit.threadID)': \(error.message)", underlying: Self.commitError(error, commit))))
+                let named = Self.commitError(error, commit)
+                if let conflict = named as? GraphError, conflict.code == .duplicateCommand {
+                    outcomes.append(.failure(conflict))
+                    continue
+                }
+                outcomes.append(.failure(GraphError(.storage, "PostgreSQL could not commit to thread '\(commit.threadID)': \(error.message)", underlying: named)))
             }
         }
         return outcomes
@@ -121,8 +127,11 @@ extension PostgresCheckpointer {
         )
     }
 
-    /// Names the one refusal a commit statement can meet that is a programming error.
+    /// Names the refusals a commit statement can meet by design: a command id another
+    /// command holds (a conflict, `.duplicateCommand`), and a checkpoint saved twice (a
+    /// programming error).
     private static func commitError(_ error: PostgresError, _ commit: StepCommit) -> any Error {
+        if let taken = commandIDTaken(error) { return taken }
         guard error.sqlState == .uniqueViolation && error.constraint == "checkpoints_pkey" else { return error }
         return GraphError(
             .storage,

@@ -91,9 +91,14 @@ extension PostgresCheckpointer.Statements {
                 JOIN cas ON cas.thread_id = l.thread_id
                 ON CONFLICT (command_id) DO UPDATE SET
                     status = EXCLUDED.status, outcome = EXCLUDED.outcome, thread_version = EXCLUDED.thread_version,
-                    updated_at = now(), lease_until = NULL
+                    updated_at = now(), lease_until = NULL,
+                    -- An entry of another thread or kind (one final_commands could not see yet)
+                    -- fails the statement (migration 0005), so this commit writes nothing.
+                    thread_id = CASE WHEN command_ledger.thread_id = EXCLUDED.thread_id AND command_ledger.kind = EXCLUDED.kind
+                        THEN command_ledger.thread_id
+                        ELSE interlude_command_id_taken(EXCLUDED.command_id, command_ledger.thread_id, command_ledger.kind) END
                 WHERE command_ledger.status = 'started'
-                  AND command_ledger.thread_id = EXCLUDED.thread_id AND command_ledger.kind = EXCLUDED.kind
+                   OR command_ledger.thread_id <> EXCLUDED.thread_id OR command_ledger.kind <> EXCLUDED.kind
             ), new_outbox AS (
                 INSERT INTO outbox (id, topic, key, payload, headers)
                 SELECT o.id, o.topic, o.key, o.payload, o.headers

@@ -136,7 +136,8 @@ extension PostgresCheckpointer {
 
         /// A command's final ledger entry (inserted, or replacing a `started` one of the same
         /// thread and kind) and its outbox rows, only when the entry was written; returns 1 when
-        /// it was, 0 when the entry was already final or belongs to another command.
+        /// it was, 0 when the entry was already final. An entry of another thread or kind fails
+        /// the statement (a unique violation of `command_ledger_pkey`, migration 0005).
         static let finishCommand = PostgresStatement(
             "checkpointer.finish_command",
             sql: """
@@ -144,9 +145,13 @@ extension PostgresCheckpointer {
                     INSERT INTO command_ledger (command_id, thread_id, kind, status, outcome)
                     VALUES ($1, $2, $3, $4, $5)
                     ON CONFLICT (command_id) DO UPDATE SET
-                        status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = now(), lease_until = NULL
+                        status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = now(), lease_until = NULL,
+                        -- Another thread's or kind's entry fails the statement (migration 0005).
+                        thread_id = CASE WHEN command_ledger.thread_id = EXCLUDED.thread_id AND command_ledger.kind = EXCLUDED.kind
+                            THEN command_ledger.thread_id
+                            ELSE interlude_command_id_taken(EXCLUDED.command_id, command_ledger.thread_id, command_ledger.kind) END
                     WHERE command_ledger.status = 'started'
-                      AND command_ledger.thread_id = EXCLUDED.thread_id AND command_ledger.kind = EXCLUDED.kind
+                       OR command_ledger.thread_id <> EXCLUDED.thread_id OR command_ledger.kind <> EXCLUDED.kind
                     RETURNING 1
                 ), new_outbox AS (
                     INSERT INTO outbox (id, topic, key, payload, headers)

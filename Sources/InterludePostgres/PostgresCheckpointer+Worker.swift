@@ -7,6 +7,8 @@ extension PostgresCheckpointer {
     /// Writes a command's final ledger entry and its outbox rows in one statement, touching no
     /// thread (a refusal, a dead letter, a stall that is given up).
     /// - Returns: `false` when the command's entry was already final: nothing was written.
+    /// - Throws: `GraphError` `.duplicateCommand` when the id is held by an entry of another
+    ///   thread or kind (nothing written).
     public func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool {
         let parameters: [PostgresValue] = [
             .text(record.commandID), .text(record.threadID), .text(record.kind), .text(record.status.rawValue), .text(record.outcome),

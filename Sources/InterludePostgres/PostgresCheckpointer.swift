@@ -231,9 +231,18 @@ public final class PostgresCheckpointer: Checkpointer {
         } catch let error as CancellationError {
             throw error
         } catch let error as PostgresError {
+            if let taken = Self.commandIDTaken(error) { throw taken }
             throw GraphError(.storage, "PostgreSQL could not \(what()): \(error.message)", underlying: error)
         } catch {
             throw GraphError(.storage, "could not \(what()): \(error)", underlying: error)
         }
+    }
+
+    /// The refusal of a ledger write under an id another thread's or kind's command holds
+    /// (raised by `interlude_command_id_taken`, migration 0005) as the conflict it is:
+    /// `.duplicateCommand`, so the caller re-reads the ledger and finds whose id it is.
+    static func commandIDTaken(_ error: PostgresError) -> GraphError? {
+        guard error.sqlState == .uniqueViolation, error.constraint == "command_ledger_pkey" else { return nil }
+        return GraphError(.duplicateCommand, error.message, underlying: error)
     }
 }

@@ -9,6 +9,7 @@ extension PostgresMigrations {
         Migration(version: 2, name: "worker_lifecycle", sql: migration0002),
         Migration(version: 3, name: "interrupt_namespace_approvers", sql: migration0003),
         Migration(version: 4, name: "pending_interrupts", sql: migration0004),
+        Migration(version: 5, name: "command_id_owner", sql: migration0005),
     ]
 
     private static let migration0001 = #"""
@@ -197,5 +198,23 @@ ALTER TABLE interrupts
 -- `interrupts` wait while it is built.
 CREATE INDEX interrupts_pending ON interrupts (created_at, seq) WHERE status = 'pending';
 """#
-}
 
+    private static let migration0005 = #"""
+-- Interlude PostgreSQL schema, version 5: a command id belongs to one command.
+--
+-- A ledger entry records one command: its id, thread and kind. A different command that
+-- reuses the id (another thread or kind) must never write under it. The commit statement
+-- already refuses one whose id it sees taken; this function covers the entry it cannot see
+-- yet (inserted by a transaction still open when the statement began): the statement's
+-- `ON CONFLICT` update calls it for an entry of another owner, and it fails the whole
+-- statement as a unique violation of the ledger's key, so nothing of that commit is written.
+CREATE FUNCTION interlude_command_id_taken(command_id text, owner_thread text, owner_kind text)
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'command id % is already used by a % command of thread %', command_id, owner_kind, owner_thread
+        USING ERRCODE = 'unique_violation', CONSTRAINT = 'command_ledger_pkey',
+              HINT = 'command ids must be unique: send the command again with a new id';
+END
+$$;
+"""#
+}

@@ -71,12 +71,36 @@ struct WorkerBookkeepingTests {
         let kindError = await #expect(throws: GraphError.self) { try await store.commit(resume) }
         #expect(kindError?.code == .duplicateCommand)
         #expect(try await store.thread("owner")?.version == 1)
-        // Finishing another command under the id writes neither the entry nor its events.
-        #expect(try await store.finishCommand(CommandRecord(commandID: "c1", threadID: "other", kind: "run", status: .rejected, outcome: "x"), outbox: [
-            OutboxMessage(id: "rejected-other", topic: "events", key: "other", payload: Data("{}".utf8)),
-        ]) == false)
+        // Finishing another command under the id is refused the same way, writing neither the
+        // entry nor its events.
+        let finishError = await #expect(throws: GraphError.self) {
+            try await store.finishCommand(CommandRecord(commandID: "c1", threadID: "other", kind: "run", status: .rejected, outcome: "x"), outbox: [
+                OutboxMessage(id: "rejected-other", topic: "events", key: "other", payload: Data("{}".utf8)),
+            ])
+        }
+        #expect(finishError?.code == .duplicateCommand)
         #expect(try await store.command("c1") == CommandRecord(commandID: "c1", threadID: "owner", kind: "run", status: .started))
         #expect(try await store.unpublishedOutbox(limit: 10).map(\.id) == ["event-c1"])
+    }
+
+    @Test("a commit racing the owner of its command id (the owner's entry not yet visible when the commit began) fails and writes nothing", arguments: [CommandStatus.started, .applied])
+    func ledgerRace(ownerStatus: CommandStatus) async throws {
+        let store = try await makeCheckpointer(schema: schema)
+        defer { store.close() }
+        let owner = try await PostgresConnection.connect(url: try TestDatabase.url(), searchPath: [schema])
+        // The owner's entry, inserted in a transaction left open: the other thread's commit
+        // starts without seeing it, then waits on its key.
+        try await owner.execute(RaceSQL.begin)
+        try await owner.execute(RaceSQL.insertEntry, ["c1", "owner", .text(ownerStatus.rawValue)])
+        let racing = Task { try await store.commit(first("other", command: "c1", status: .applied)) }
+        while try await owner.query(RaceSQL.waitingOnLock).first?.decode(Int64.self, at: 0) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await owner.execute(RaceSQL.commit)
+        let error = await #expect(throws: GraphError.self) { _ = try await racing.value }
+        #expect(error?.code == .duplicateCommand)
+        #expect(error?.message == "command id c1 is already used by a run command of thread owner", "\(String(describing: error))")
+        #expect(try await store.thread("other") == nil)
+        #expect(try await store.command("c1") == CommandRecord(commandID: "c1", threadID: "owner", kind: "run", status: ownerStatus))
+        #expect(try await store.unpublishedOutbox(limit: 10).isEmpty)
     }
 
     @Test("an outbox row whose id is already stored is dropped and the first one kept, in memory as in PostgreSQL", arguments: ["memory", "postgres"])
@@ -184,3 +208,10 @@ protocol WorkerStoreForTests: Sendable {
 
 extension InMemoryCheckpointer: WorkerStoreForTests {}
 extension PostgresCheckpointer: WorkerStoreForTests {}
+
+enum RaceSQL {
+    static let begin = PostgresStatement("race.begin", sql: "BEGIN")
+    static let commit = PostgresStatement("race.commit", sql: "COMMIT")
+    static let insertEntry = PostgresStatement("race.insert_entry", sql: "INSERT INTO command_ledger (command_id, thread_id, kind, status) VALUES ($1, $2, 'run', $3)")
+    static let waitingOnLock = PostgresStatement("race.waiting", sql: "SELECT count(*)::int8 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+}

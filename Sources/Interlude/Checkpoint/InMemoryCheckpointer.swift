@@ -182,11 +182,17 @@ public final class InMemoryCheckpointer: Checkpointer {
 
     /// Writes a command's final ledger entry and its outbox rows, touching no thread: a
     /// refusal, a dead letter. Returns `false` (and writes nothing) when the command's entry is
-    /// already final.
+    /// already final; throws `GraphError` `.duplicateCommand` (writing nothing) when the id is
+    /// held by an entry of another thread or kind, as PostgreSQL does.
     public func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool {
         let date = Date()
-        return store.withLock { store in
-            if let existing = store.store(record.commandID), existing.status.isFinal || !existing.isSameCommand(as: record) { return false }
+        return try store.withLock { store throws(GraphError) in
+            if let existing = store.store(record.commandID) {
+                guard existing.isSameCommand(as: record) else {
+                    throw GraphError(.duplicateCommand, "command id \(record.commandID) is already used by a \(existing.kind) command of thread \(existing.threadID)")
+                }
+                if existing.status.isFinal { return false }
+            }
             store.write([record], at: date)
             store.appendOutbox(outbox)
             return true

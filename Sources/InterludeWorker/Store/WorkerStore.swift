@@ -15,6 +15,8 @@ public protocol WorkerStore: Checkpointer {
 
     /// Writes a command's final ledger entry and its outbox rows atomically, touching no thread.
     /// - Returns: `false` when the entry was already final (nothing written).
+    /// - Throws: `GraphError` `.duplicateCommand` when the id is held by an entry of another
+    ///   thread or kind (nothing written).
     func finishCommand(_ record: CommandRecord, outbox: [OutboxMessage]) async throws -> Bool
 
     /// For each (command, thread), the ledger entry and the thread snapshot at its head, in as
