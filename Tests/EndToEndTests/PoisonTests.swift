@@ -26,7 +26,11 @@ struct PoisonTests {
 
     static let long = String(repeating: "t", count: 3000)
 
-    /// Fourteen kinds, each with the reason the worker gives it.
+    /// The id of the command ``startOwner(_:)`` settles before the bad messages are sent: the
+    /// `duplicate_id` kind reuses it on other threads.
+    static let ownerCommandID = "poison-owner"
+
+    /// Sixteen kinds, each with the reason the worker gives it.
     static let kinds: [Kind] = [
         Kind(name: "not JSON", reason: "undecodable") { _ in Array("not json at all".utf8) },
         Kind(name: "invalid UTF-8 bytes", reason: "undecodable") { _ in [0xff, 0xfe, 0x00, 0x9c] },
@@ -44,10 +48,26 @@ struct PoisonTests {
         Kind(name: "a NUL in a JSON string", reason: "invalid_envelope") { i in envelope(i, #","graph":"approval","input":{"recipient":"a\u0000b","subject":"s"}"#) },
         Kind(name: "a control character in the thread id", reason: "invalid_envelope") { i in envelope(i, #","graph":"approval","input":{}"#, thread: #"t\u0007\#(i)"#) },
         Kind(name: "a resume value of the wrong type", resumesTopic: true, reason: "invalid_envelope") { i in envelope(i, #","values":5"#, type: "resume") },
+        Kind(name: "a run with the id of another thread's command", reason: "duplicate_id") { i in envelope(i, #","graph":"approval","input":{}"#, id: ownerCommandID) },
         Kind(name: "a timestamp that is not RFC 3339", reason: "invalid_envelope") { i in
             Array(#"{"type":"run","schema_version":1,"id":"bad-\#(i)","thread_id":"t\#(i)","created_at":"yesterday","graph":"approval","input":{}}"#.utf8)
         },
     ]
+
+    /// Sends the command whose id the `duplicate_id` kind reuses (a `cancel` of a thread that
+    /// does not exist: rejected, so its ledger entry is final and no thread is created) and
+    /// waits until a worker settled it.
+    static func startOwner(_ system: System) async throws {
+        let producer = try system.producer()
+        let owner = #"{"type":"cancel","schema_version":1,"id":"\#(ownerCommandID)","thread_id":"poison-owner-thread","created_at":"2026-01-01T00:00:00Z"}"#
+        _ = try await producer.send(topic: system.topics.runs, key: Array("poison-owner-thread".utf8), value: Array(owner.utf8))
+        await producer.close()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await system.count(SQL.ownerSettled) == 0 {
+            guard ContinuousClock.now < deadline else { throw SystemError("the owner command was not settled in 60 s\n\(system.workerLogs())") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
 
     /// `count` bad messages cycling through the kinds, keyed `kind-N` so each dead letter can
     /// be traced back to its kind.
@@ -94,6 +114,7 @@ struct PoisonTests {
     func poisonAheadOfValidRuns() async throws {
         try await withSystem(partitions: 1) { system in
             try system.startWorkers(1)
+            try await Self.startOwner(system)
             let producer = try system.producer()
             // The bad messages first: everything valid queues behind them on the one partition.
             for result in await producer.send(Self.records(system, count: Self.kinds.count) { "\($0)" }) { _ = try result.get() }
@@ -107,10 +128,11 @@ struct PoisonTests {
         }
     }
 
-    @Test("10,000 bad messages of 15 kinds mixed with valid traffic on the same partitions: each dead-lettered with its reason, every valid run completes")
+    @Test("10,000 bad messages of 16 kinds mixed with valid traffic on the same partitions: each dead-lettered with its reason, every valid run completes")
     func tenThousand() async throws {
         try await withSystem { system in
             try system.startWorkers(2)
+            try await Self.startOwner(system)
             let producer = try system.producer()
             let total = 10_000
             let bad = Self.records(system, count: total) { "bad-\($0 % 37)" }
@@ -131,5 +153,6 @@ struct PoisonTests {
 }
 
 extension SQL {
+    static let ownerSettled = PostgresStatement("e2e.owner_settled", sql: "SELECT count(*) FROM command_ledger WHERE command_id = 'poison-owner' AND status <> 'started'")
     static let completedBehind = PostgresStatement("e2e.completed_behind", sql: "SELECT count(*) FROM threads WHERE status = 'completed' AND thread_id LIKE 'behind-%'")
 }
