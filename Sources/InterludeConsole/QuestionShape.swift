@@ -69,10 +69,9 @@ enum QuestionShape: Equatable {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw AnswerError("the \(field) is empty: write a JSON value, such as {\"approved\": true}")
         }
-        do {
-            return try JSONValue(json: Data(text.utf8))
-        } catch {
-            throw AnswerError("the \(field) is not valid JSON (\(error)); correct it and answer again")
+        switch JSONValue.parsing(Data(text.utf8)) {
+        case .success(let value): return value
+        case .failure(let error): throw AnswerError("the \(field) is not valid JSON: \(error); correct it and answer again")
         }
     }
 }

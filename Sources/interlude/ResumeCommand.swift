@@ -93,7 +93,9 @@ struct ResumeCommand: AsyncParsableCommand {
     }
 
     static func parse(_ text: String, what: String) throws -> JSONValue {
-        do { return try JSONValue(json: Data(text.utf8)) } catch {
+        switch JSONValue.parsing(Data(text.utf8)) {
+        case .success(let value): return value
+        case .failure(let error):
             throw DemoError("\(what) is not JSON (\(error)): quote strings (--value '\"yes\"'), or give true, 3, {\"approved\": true}")
         }
     }

@@ -46,7 +46,7 @@ struct ConsolePageTests {
         let empty = #expect(throws: AnswerError.self) { try QuestionShape("q").answer(decision: "json", form: ["json": "  "]) }
         #expect(empty?.description.contains("is empty") == true)
         let invalid = #expect(throws: AnswerError.self) { try QuestionShape("q").answer(decision: "json", form: ["json": "{nope"]) }
-        #expect(invalid?.description.contains("not valid JSON") == true)
+        #expect(invalid?.description.contains("not valid JSON: expected a member name (a string in double quotes) at byte 1; correct it") == true, "\(String(describing: invalid))")
     }
 
     @Test("state values are rebuilt from full blobs and append deltas; internal channels are left out")
