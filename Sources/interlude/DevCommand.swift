@@ -73,8 +73,22 @@ struct DevCommand: AsyncParsableCommand {
             + "so runs would be lost. Use --partitions \(needed) or more, or pace the load with --rate \(pacedLimit) or less."
     }
 
+    /// What is wrong with the counts given, or `nil`. `--runs 0` is allowed with `--serve` (an
+    /// empty stack for the user's own clients) and with tool-review runs; the interactive desk
+    /// needs at least one run to review.
+    static func countProblem(workers: Int, runs: Int, toolReviews: Int, partitions: Int32, brokers: Int, serve: Bool) -> String? {
+        guard workers >= 1, partitions >= 1, brokers >= 1 else { return "--workers, --partitions and --brokers must be 1 or more" }
+        guard runs >= 0, toolReviews >= 0 else { return "--runs and --tool-reviews cannot be negative" }
+        guard serve || runs + toolReviews >= 1 else {
+            return "--runs 0 leaves nothing to review: add --serve for a stack with no runs (for your own clients), or --tool-reviews 1 or more"
+        }
+        return nil
+    }
+
     func run() async throws {
-        guard workers >= 1, runs >= 1, partitions >= 1, brokers >= 1 else { throw DemoError("--workers, --runs, --partitions and --brokers must be 1 or more") }
+        if let problem = Self.countProblem(workers: workers, runs: runs, toolReviews: toolReviews, partitions: partitions, brokers: brokers, serve: serve) {
+            throw DemoError(problem)
+        }
         if let autoApprove, autoApprove < 1 { throw DemoError("--auto-approve needs a positive number of threads") }
         if serve && autoApprove != nil { throw DemoError("--serve and --auto-approve exclude each other: --serve leaves the runs to 'interlude review'") }
         if let problem = Self.overflowsEmbeddedCluster(runs: autoApprove, partitions: partitions, rate: rate) { throw DemoError(problem) }
@@ -202,7 +216,11 @@ struct DevCommand: AsyncParsableCommand {
                     body: .run(graph: ToolReviewExample.name, input: ["messages": messages], config: nil, ifBusy: .reject)))
             }
             await producer.close()
-            console.say("Started \(runs) \(graph) runs\(toolReviews > 0 ? " and \(toolReviews) tool-review runs" : "").")
+            if runs + toolReviews == 0 {
+                console.say("Started no runs (--runs 0): send commands with your own client, using the addresses in .interlude/dev.env.")
+            } else {
+                console.say("Started \(runs) \(graph) runs\(toolReviews > 0 ? " and \(toolReviews) tool-review runs" : "").")
+            }
             if serve {
                 console.say("Serving: answer with 'interlude review' in another terminal (set -a; . .interlude/dev.env; set +a first). Ctrl-C stops everything.")
                 // The signal handler stops the workers and PostgreSQL and exits.

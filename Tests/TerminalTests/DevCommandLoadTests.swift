@@ -27,6 +27,15 @@ struct DevCommandLoadTests {
         #expect(DevCommand.overflowsEmbeddedCluster(runs: 30_000, partitions: 2, rate: 600)?.contains("--rate 500 or less") == true)
     }
 
+    @Test("--runs 0 is a stack with no runs under --serve, and refused for the interactive desk with what to add")
+    func runCounts() {
+        #expect(DevCommand.countProblem(workers: 1, runs: 0, toolReviews: 0, partitions: 4, brokers: 1, serve: true) == nil)
+        #expect(DevCommand.countProblem(workers: 1, runs: 0, toolReviews: 2, partitions: 4, brokers: 1, serve: false) == nil)
+        #expect(DevCommand.countProblem(workers: 1, runs: 0, toolReviews: 0, partitions: 4, brokers: 1, serve: false)?.contains("add --serve") == true)
+        #expect(DevCommand.countProblem(workers: 0, runs: 3, toolReviews: 0, partitions: 4, brokers: 1, serve: false) == "--workers, --partitions and --brokers must be 1 or more")
+        #expect(DevCommand.countProblem(workers: 1, runs: -1, toolReviews: 0, partitions: 4, brokers: 1, serve: true) == "--runs and --tool-reviews cannot be negative")
+    }
+
     @Test("The interlude dev command itself refuses such a load, exit 1, before it starts or creates anything", .timeLimit(.minutes(1)))
     func commandRefuses() async throws {
         // A checkout of its own: were the guard missing, the stack would start here, not in
