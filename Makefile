@@ -1,7 +1,7 @@
 # Interlude: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: deps test-deps build test demo bench bench-e2e bench-backlog bench-hop chaos clean
+.PHONY: deps test-deps build test demo bench bench-e2e bench-backlog bench-hop bench-poison chaos clean
 
 deps:
 	@scripts/install-deps.sh
@@ -55,6 +55,14 @@ HOP_MESSAGES ?= 400
 bench-hop: deps
 	$(SWIFT) build -c release --product interlude
 	HOP_MESSAGES=$(HOP_MESSAGES) scripts/bench-hop.sh
+
+# How fast a worker moves past a flood of poison with one key: POISON_MESSAGES undecodable
+# messages on one partition, then a valid run (scripts/bench-poison.sh; needs python3 with
+# confluent-kafka).
+POISON_MESSAGES ?= 2000
+bench-poison: deps
+	$(SWIFT) build -c release --product interlude
+	POISON_MESSAGES=$(POISON_MESSAGES) scripts/bench-poison.sh
 
 # The fault tests at a larger scale than CI (kill -9, PostgreSQL restart, SIGSTOP past the
 # session timeout, broker down, rebalance storm, replay from offset 0); writes the table of

@@ -70,6 +70,17 @@ extension Worker {
             return configuration
         }
 
+        /// The settings of the producer that sends dead letters: those of
+        /// ``producerConfiguration`` with `linger.ms` 0. A dead letter is awaited before its
+        /// offset is stored, and several of one key go one after another, so waiting to fill a
+        /// batch would hold up its partition: 2,000 undecodable messages with one key took
+        /// 1.48 ms each with `linger.ms` 1 and 0.25-0.48 ms with 0 (BENCHMARKS.md, tenth round).
+        public var deadLetterProducerConfiguration: KafkaProducer.Configuration {
+            var configuration = producerConfiguration
+            configuration.linger = .zero
+            return configuration
+        }
+
         /// The consumer's settings.
         public var consumerConfiguration: KafkaConsumer.Configuration {
             var configuration = KafkaConsumer.Configuration(bootstrapServers: bootstrapServers, groupID: groupID)

@@ -6,26 +6,28 @@ import Logging
 extension Worker {
     /// One partition's lane: takes batches until the worker drains, processes each to the end
     /// (applied, refused or dead-lettered) and stores its offsets.
-    func runLane(_ partition: TopicPartition, lanes: Lanes, producer: KafkaProducer, relay: OutboxRelay) async {
+    func runLane(_ partition: TopicPartition, lanes: Lanes, letters: KafkaProducer, relay: OutboxRelay) async {
         while let batch = await lanes.nextBatch(partition) {
-            let completed = await handle(batch.messages, producer: producer, relay: relay)
+            let completed = await handle(batch.messages, letters: letters, relay: relay)
             lanes.finish(batch, completed: completed)
             if let roundTrips = store.roundTrips { metrics.postgresRoundTrips(total: roundTrips) }
         }
     }
 
-    /// Processes the messages of one batch (distinct threads of one partition).
+    /// Processes the messages of one batch (distinct threads of one partition). Dead letters go
+    /// through `letters`, the worker's producer for them (see
+    /// ``Worker/Configuration/deadLetterProducerConfiguration``).
     /// - Returns: `false` when the worker was cancelled before every message was settled
     ///   (their offsets must not be stored).
-    func handle(_ messages: [KafkaMessage], producer: KafkaProducer, relay: OutboxRelay) async -> Bool {
+    func handle(_ messages: [KafkaMessage], letters: KafkaProducer, relay: OutboxRelay) async -> Bool {
         let started = ContinuousClock.now
         let decoder = CommandDecoder(maxBytes: configuration.maxMessageBytes)
         var items: [CommandProcessor.BatchItem] = []
         var itemMessages: [KafkaMessage] = []
-        var letters: [(KafkaMessage, DeadLetterReason)] = []
+        var refused: [(KafkaMessage, DeadLetterReason)] = []
         for message in messages {
             switch decoder.decode(message.value) {
-            case .failure(let reason): letters.append((message, reason))
+            case .failure(let reason): refused.append((message, reason))
             case .success(let command):
                 items.append(CommandProcessor.BatchItem(command: command, topic: message.topic))
                 itemMessages.append(message)
@@ -38,7 +40,7 @@ extension Worker {
             switch outcome {
             case .processed(let processed):
                 if case .deadLetter(let reason) = processed.result {
-                    letters.append((itemMessages[index], reason))
+                    refused.append((itemMessages[index], reason))
                 } else {
                     counters.withLock { $0.count(processed.result) }
                     metrics.command(type: items[index].command.type, result: processed.result.metricLabel, duration: .now - started)
@@ -57,10 +59,10 @@ extension Worker {
         // Commands left to process on their own are of different threads: run them side by side.
         let settled = await withTaskGroup(of: Bool.self) { group in
             for (message, command) in alone {
-                group.addTask { await self.handleAlone(message, command, producer: producer, relay: relay, started: started) }
+                group.addTask { await self.handleAlone(message, command, letters: letters, relay: relay, started: started) }
             }
-            for (message, reason) in letters {
-                group.addTask { await self.deadLetterUntilDone(message, reason: reason, command: nil, producer: producer, relay: relay, started: started) }
+            for (message, reason) in refused {
+                group.addTask { await self.deadLetterUntilDone(message, reason: reason, command: nil, letters: letters, relay: relay, started: started) }
             }
             var all = true
             for await done in group { all = all && done }
@@ -75,14 +77,14 @@ extension Worker {
     /// is tried ``Configuration/poisonAttempts`` times, then dead-lettered so the partition
     /// moves on.
     /// - Returns: `false` when cancelled first.
-    func handleAlone(_ message: KafkaMessage, _ command: CommandMessage, producer: KafkaProducer, relay: OutboxRelay, started: ContinuousClock.Instant = .now) async -> Bool {
+    func handleAlone(_ message: KafkaMessage, _ command: CommandMessage, letters: KafkaProducer, relay: OutboxRelay, started: ContinuousClock.Instant = .now) async -> Bool {
         var delay: Duration = .milliseconds(50)
         var permanentFailures = 0
         while !Task.isCancelled {
             do {
                 let processed = try await processor.processCollecting(command, topic: message.topic)
                 if case .deadLetter(let reason) = processed.result {
-                    return await deadLetterUntilDone(message, reason: reason, command: command, producer: producer, relay: relay, started: started)
+                    return await deadLetterUntilDone(message, reason: reason, command: command, letters: letters, relay: relay, started: started)
                 }
                 counters.withLock { $0.count(processed.result) }
                 metrics.command(type: command.type, result: processed.result.metricLabel, duration: .now - started)
@@ -100,7 +102,7 @@ extension Worker {
                     permanentFailures += 1
                     logger.warning("command failed (\(permanentFailures) of \(configuration.poisonAttempts))", metadata: metadata(message, command, ["error": "\(detail)"]))
                     if permanentFailures >= configuration.poisonAttempts {
-                        return await deadLetterUntilDone(message, reason: DeadLetterReason(code, detail), command: command, producer: producer, relay: relay, started: started)
+                        return await deadLetterUntilDone(message, reason: DeadLetterReason(code, detail), command: command, letters: letters, relay: relay, started: started)
                     }
                 }
             }
@@ -114,13 +116,13 @@ extension Worker {
     /// for a decoded command, also gives the command up in the store (see
     /// ``CommandProcessor/abandon(_:reason:)``).
     /// - Returns: `false` when cancelled first.
-    func deadLetterUntilDone(_ message: KafkaMessage, reason: DeadLetterReason, command: CommandMessage?, producer: KafkaProducer, relay: OutboxRelay, started: ContinuousClock.Instant = .now) async -> Bool {
+    func deadLetterUntilDone(_ message: KafkaMessage, reason: DeadLetterReason, command: CommandMessage?, letters: KafkaProducer, relay: OutboxRelay, started: ContinuousClock.Instant = .now) async -> Bool {
         var delay: Duration = .milliseconds(50)
         while !Task.isCancelled {
             do {
                 let key = message.key.map { String(decoding: $0, as: UTF8.self) }
                 let letter = EventMessages.deadLetter(original: message.value, topic: message.topic, partition: message.partition, offset: message.offset, key: key, reason: reason, at: Date())
-                _ = try await producer.send(topic: configuration.topics.dlq, key: message.key, value: Array(letter.jsonData))
+                _ = try await letters.send(topic: configuration.topics.dlq, key: message.key, value: Array(letter.jsonData))
                 if let command { relay.enqueue(await processor.abandon(command, reason: reason)) }
                 counters.withLock { $0.deadLettered += 1 }
                 metrics.command(type: command?.type ?? "unknown", result: "dead_lettered", duration: .now - started)

@@ -61,6 +61,12 @@ public final class Worker: Service, Sendable {
         } catch {
             logger.warning("readying the store failed; the first commands may be slower", metadata: ["error": "\(error)"])
         }
+        let letters = try KafkaProducer(configuration: configuration.deadLetterProducerConfiguration, logger: logger)
+        do {
+            try await letters.warm(topics: [topics.dlq])
+        } catch {
+            logger.warning("dead-letter topic metadata not ready at start; the first dead letter may wait for it", metadata: ["error": "\(error)"])
+        }
         let relay = OutboxRelay(store: store, producer: producer, logger: logger, hooks: configuration.processing.hooks)
         let laneBox = LanesBox()
         let revokeTimeout = configuration.revokeTimeout
@@ -79,7 +85,7 @@ public final class Worker: Service, Sendable {
                 group.addTask { await self.sweepLoop(every: self.configuration.stallSweepInterval) { try await self.recoverStalled(relay: relay) } }
                 group.addTask { await relay.markLoop(interval: .milliseconds(20)) }
                 try await withGracefulShutdownHandler {
-                    try await self.consume(consumer, lanes: lanes, producer: producer, relay: relay, drain: drain)
+                    try await self.consume(consumer, lanes: lanes, letters: letters, relay: relay, drain: drain)
                 } onGracefulShutdown: {
                     self.health.withLock { $0.draining = true }
                     lanes.stopIntake()
@@ -93,10 +99,10 @@ public final class Worker: Service, Sendable {
             // partitions' next owner continues them. Still a graceful stop.
         } catch {
             logger.error("worker stopped with an error", metadata: ["error": "\(error)"])
-            await shutdownClients(consumer: consumer, producer: producer, relay: relay)
+            await shutdownClients(consumer: consumer, producers: [producer, letters], relay: relay)
             throw error
         }
-        await shutdownClients(consumer: consumer, producer: producer, relay: relay)
+        await shutdownClients(consumer: consumer, producers: [producer, letters], relay: relay)
         var totals: Logger.Metadata = ["interlude.processed": "\(stats.processed)"]
         if let roundTrips = store.roundTrips {
             metrics.postgresRoundTrips(total: roundTrips)
@@ -105,17 +111,19 @@ public final class Worker: Service, Sendable {
         logger.info("worker stopped", metadata: totals)
     }
 
-    private func shutdownClients(consumer: KafkaConsumer, producer: KafkaProducer, relay: OutboxRelay) async {
+    private func shutdownClients(consumer: KafkaConsumer, producers: [KafkaProducer], relay: OutboxRelay) async {
         await consumer.close()
         await relay.drain(timeout: .seconds(10))
-        do { try await producer.flush(timeout: .seconds(10)) } catch { logger.warning("events still unsent at shutdown; the outbox sweep sends them", metadata: ["error": "\(error)"]) }
-        await producer.close()
+        for producer in producers {
+            do { try await producer.flush(timeout: .seconds(10)) } catch { logger.warning("events still unsent at shutdown; the outbox sweep sends them", metadata: ["error": "\(error)"]) }
+            await producer.close()
+        }
     }
 
     /// Routes consumer events to lanes and runs one task per partition lane, until the consumer
     /// closes. Draining closes the consumer once the batches in flight are done, or cancels
     /// them once the grace is over.
-    private func consume(_ consumer: KafkaConsumer, lanes: Lanes, producer: KafkaProducer, relay: OutboxRelay, drain: DrainSignal) async throws {
+    private func consume(_ consumer: KafkaConsumer, lanes: Lanes, letters: KafkaProducer, relay: OutboxRelay, drain: DrainSignal) async throws {
         let grace = configuration.shutdownGrace
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
@@ -151,7 +159,7 @@ public final class Worker: Service, Sendable {
                             self.health.withLock { $0.assignedPartitions += partitions.count; $0.joined = true }
                             self.metrics.assigned(partitions)
                             for partition in lanes.assign(partitions) {
-                                laneTasks.addTask { await self.runLane(partition, lanes: lanes, producer: producer, relay: relay) }
+                                laneTasks.addTask { await self.runLane(partition, lanes: lanes, letters: letters, relay: relay) }
                             }
                         case .messagesSkipped(let partition, let offsets):
                             self.metrics.messagesSkipped(topic: partition.topic, count: Int64(offsets.count))
