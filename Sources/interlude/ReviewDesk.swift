@@ -73,10 +73,15 @@ enum AnswerPresets {
                 return .success(resume(["approved": true, "draft": .string(String(text.drop { $0 != " " }.dropFirst()))]))
             }
         }
-        guard let value = try? JSONValue(json: Data(text.utf8)) else {
+        switch JSONValue.parsing(Data(text.utf8)) {
+        case .success(let value):
+            return .success(resume(value))
+        case .failure(let error) where text.first.map("{[\"".contains) == true:
+            // Meant as JSON: say what is wrong with it.
+            return .failure(DemoError("not understood: not valid JSON (\(error)); \(help(graph: graph))"))
+        case .failure:
             return .failure(DemoError("not understood: \(help(graph: graph))"))
         }
-        return .success(resume(value))
     }
 }
 

@@ -38,6 +38,12 @@ struct ReviewDeskCommandTests {
             return
         }
         #expect("\(error)".contains("r [reason] = reject"))
+        guard case .failure(let json) = AnswerPresets.command(for: #"{"approved": tru"#, review: review) else {
+            Issue.record("invalid JSON was sent")
+            return
+        }
+        #expect("\(json)".contains("not valid JSON (not a JSON value (expected null, true, false, a number, a string, an array or an object) at byte 13)"), "\(json)")
+        #expect("\(json)".contains("r [reason] = reject"))
     }
 
     @Test("interlude review --actor sends the actor and its roles with every answer and edit; without it, none")
