@@ -62,11 +62,7 @@ struct PoisonTests {
         let owner = #"{"type":"cancel","schema_version":1,"id":"\#(ownerCommandID)","thread_id":"poison-owner-thread","created_at":"2026-01-01T00:00:00Z"}"#
         _ = try await producer.send(topic: system.topics.runs, key: Array("poison-owner-thread".utf8), value: Array(owner.utf8))
         await producer.close()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try await system.count(SQL.ownerSettled) == 0 {
-            guard ContinuousClock.now < deadline else { throw SystemError("the owner command was not settled in 60 s\n\(system.workerLogs())") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await system.waitUntil("a worker settled the owner command", seconds: 60) { try await system.count(SQL.ownerSettled) > 0 }
     }
 
     /// `count` bad messages cycling through the kinds, keyed `kind-N` so each dead letter can

@@ -128,10 +128,12 @@ extension CompiledGraph {
         guard config.recursionLimit >= 1 else {
             throw GraphError(.recursionLimit, "recursion limit \(config.recursionLimit) allows no superstep; it must be 1 or more (default 25)")
         }
-        for (field, names) in [("interruptBefore", config.interruptBefore), ("interruptAfter", config.interruptAfter)] {
-            for name in names ?? [] where name != "*" && !nodeNames.contains(name) {
-                throw GraphError(.unknownNode, "\(field) names '\(name)', which graph '\(identity.name)' does not have; its nodes: \(nodeNames.joined(separator: ", ")), or '*' for all")
-            }
+        // Checked list by list, so a run (one per command) allocates nothing here.
+        func unknown(_ name: String) -> Bool { name != "*" && !nodeNames.contains(name) }
+        func refuse(_ field: String, _ name: String) -> GraphError {
+            GraphError(.unknownNode, "\(field) names '\(name)', which graph '\(identity.name)' does not have; its nodes: \(nodeNames.joined(separator: ", ")), or '*' for all")
         }
+        if let name = config.interruptBefore?.first(where: unknown) { throw refuse("interruptBefore", name) }
+        if let name = config.interruptAfter?.first(where: unknown) { throw refuse("interruptAfter", name) }
     }
 }
